@@ -31,5 +31,10 @@ execute: $(STAMP)
 setup-cells: $(STAMP)
 	$(BIN)/python book/_tools/sync_setup_cell.py --write
 
+# Refresh the README's screenshot from the browser test's picture of the intro page.
+screenshot: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider -o addopts="" tests/test_browser.py -k intro -q
+	cp _build/screenshots/book__intro.png book/_static/screenshot.png
+
 clean:
 	rm -rf _build
