@@ -11,6 +11,10 @@ that :mod:`tconv_utils.reference` and the framework bridges share one copy of th
 """
 from __future__ import annotations
 
+import argparse
+import sys
+from dataclasses import dataclass
+
 from ._checks import as_int
 
 PADDING_MODES = ("valid", "same")
@@ -114,3 +118,308 @@ def keras_placement(n: int, kernel: int, stride: int = 1, padding: str = "valid"
             f"a size whose {mode!r} convolution with stride {stride} gives back n={n} "
             f"(it gives {back}); choose another output_padding")
     return start, size
+
+
+# --------------------------------------------------------------------------------------------
+# The forward convolution and the many-to-one problem
+# --------------------------------------------------------------------------------------------
+
+def _numeric_padding(padding) -> tuple[int, int]:
+    """A numeric padding (int, or one ``(before, after)`` pair) as a pair of ints."""
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != 2:
+            raise ValueError(f"padding as a pair must be (before, after), got {padding!r}")
+        return (as_int("padding[0]", padding[0], minimum=0),
+                as_int("padding[1]", padding[1], minimum=0))
+    p = as_int("padding", padding, minimum=0)
+    return p, p
+
+
+def conv_output_size(n: int, kernel: int, stride: int = 1, padding=0, dilation: int = 1) -> int:
+    """Output size of the *forward* convolution along one dimension.
+
+    ``padding`` is an int or a ``(before, after)`` pair of zeros added around the input
+    (PyTorch), or ``'valid'``/``'same'`` (TensorFlow: ``'same'`` gives ``ceil(n / stride)``).
+    """
+    n = as_int("n", n, minimum=1)
+    stride = as_int("stride", stride, minimum=1)
+    k = effective_kernel(kernel, dilation)
+    if isinstance(padding, str):
+        if _mode(padding) == "same":
+            return -(-n // stride)
+        before = after = 0
+    else:
+        before, after = _numeric_padding(padding)
+    room = n + before + after - k
+    if room < 0:
+        raise ValueError(f"the dilated kernel (extent {k}) is larger than the padded input "
+                         f"({n + before + after}) for n={n}, padding={padding!r}")
+    return room // stride + 1
+
+
+def conv_input_sizes(m: int, kernel: int, stride: int = 1, padding=0,
+                     dilation: int = 1) -> list[int]:
+    """Every input size that the forward convolution maps to ``m`` (the many-to-one problem).
+
+    The convolution rounds down, so ``stride`` consecutive sizes share one output size; a
+    transposed convolution of an ``m``-cell input must be told which of them to produce.
+    """
+    m = as_int("m", m, minimum=1)
+    stride = as_int("stride", stride, minimum=1)
+    k = effective_kernel(kernel, dilation)
+    if isinstance(padding, str):
+        lowest = (m - 1) * stride + (1 if _mode(padding) == "same" else k)
+    else:
+        before, after = _numeric_padding(padding)
+        lowest = (m - 1) * stride + k - before - after
+    return [n for n in range(lowest, lowest + stride) if n >= 1]
+
+
+def output_padding_choices(n: int, kernel: int, stride: int = 1, padding=0,
+                           dilation: int = 1) -> dict[int, int | None]:
+    """For a transposed convolution of an ``n``-cell input: ``{output size: output_padding}``.
+
+    The keys are the sizes whose forward convolution gives back ``n``. With a numeric
+    (PyTorch) ``padding`` the value is PyTorch's ``output_padding``; with ``'valid'``/``'same'``
+    it is Keras' ``output_padding``, or ``None`` where only Keras' default reaches that size
+    (``'same'`` with an even kernel extent and size ``n * stride``).
+    """
+    k = effective_kernel(kernel, dilation)
+    sizes = conv_input_sizes(n, kernel, stride, padding, dilation)
+    if isinstance(padding, str):
+        crop = 2 * (k // 2) if _mode(padding) == "same" else 0
+    else:
+        before, after = _numeric_padding(padding)
+        if before != after:
+            raise ValueError(f"PyTorch's output_padding needs a symmetric padding, got {padding!r}")
+        crop = 2 * before
+    base = (n - 1) * stride + k - crop  # the size with output_padding = 0
+    choices = {}
+    for size in sizes:
+        op = size - base
+        if 0 <= op < stride:
+            choices[size] = op
+        elif isinstance(padding, str) and size == keras_output_size(n, kernel, stride, padding,
+                                                                       None, dilation):
+            choices[size] = None
+    return choices
+
+
+def tf_output_shapes(n: int, kernel: int, stride: int = 1, padding: str = "valid",
+                     dilation: int = 1) -> list[int]:
+    """The sizes ``tf.nn.conv_transpose`` accepts as ``output_shape`` for an ``n``-cell input.
+
+    TensorFlow checks that the forward convolution of ``output_shape`` gives back ``n``;
+    every other size raises an error. (TensorFlow's CPU kernels also refuse dilation > 1.)
+    """
+    _mode(padding)
+    return conv_input_sizes(n, kernel, stride, padding, dilation)
+
+
+def tf_placement(n: int, kernel: int, stride: int, padding: str, size: int,
+                 dilation: int = 1) -> tuple[int, int]:
+    """Where ``tf.nn.conv_transpose`` with ``output_shape=size`` cuts the full scatter.
+
+    Returns ``(start, size)``: the output is ``full[start : start + size]`` with zeros past
+    the end of ``full``, as :func:`keras_placement`, for any accepted ``output_shape``.
+    """
+    mode = _mode(padding)
+    size = as_int("size", size, minimum=1)
+    accepted = tf_output_shapes(n, kernel, stride, padding, dilation)
+    if size not in accepted:
+        raise ValueError(f"output_shape size {size} is refused by TensorFlow for n={n}, "
+                         f"kernel={kernel}, stride={stride}, padding={padding!r}: its forward "
+                         f"convolution must give back n; accepted sizes are {accepted}")
+    if mode == "valid":
+        return 0, size
+    return max(full_size(n, kernel, stride, dilation) - size, 0) // 2, size
+
+
+# --------------------------------------------------------------------------------------------
+# Equivalent arguments between PyTorch and Keras
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TorchArgs:
+    """PyTorch ``padding`` and ``output_padding``, then ``crop_before``/``crop_after`` cells
+    cut from the PyTorch output (both 0 when PyTorch alone matches)."""
+    padding: int
+    output_padding: int
+    crop_before: int = 0
+    crop_after: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.crop_before == 0 and self.crop_after == 0
+
+
+@dataclass(frozen=True)
+class KerasArgs:
+    """Keras ``padding`` and ``output_padding`` (``None``: Keras' default), then
+    ``crop_before``/``crop_after`` cells cut from the Keras output."""
+    padding: str
+    output_padding: int | None
+    crop_before: int = 0
+    crop_after: int = 0
+
+    @property
+    def exact(self) -> bool:
+        return self.crop_before == 0 and self.crop_after == 0
+
+
+def _torch_window(n, kernel, stride, padding, output_padding, dilation):
+    """PyTorch's output as ``(start, size)`` inside the full scatter (zeros past its end)."""
+    size = torch_output_size(n, kernel, stride, padding, output_padding, dilation)
+    return padding, size
+
+
+def _keras_refuses(stride, dilation):
+    if stride > 1 and dilation > 1:
+        raise ValueError(f"Keras refuses strides > 1 together with dilation_rate > 1, got "
+                         f"stride={stride}, dilation={dilation}")
+
+
+def torch_args_for_keras(n: int, kernel: int, stride: int = 1, padding: str = "valid",
+                         output_padding: int | None = None, dilation: int = 1) -> TorchArgs:
+    """PyTorch arguments (plus a crop, only where needed) equal to a Keras configuration.
+
+    Keras' output is ``full[start : start + size]`` (:func:`keras_placement`); PyTorch's is
+    ``full[p : F - p + output_padding]`` with ``F`` the full size. The largest ``p`` that does
+    not pass ``start`` leaves the smallest crop; it is zero whenever PyTorch alone can match.
+    """
+    stride = as_int("stride", stride, minimum=1)
+    dilation = as_int("dilation", dilation, minimum=1)
+    _keras_refuses(stride, dilation)
+    start, size = keras_placement(n, kernel, stride, padding, output_padding, dilation)
+    full = full_size(n, kernel, stride, dilation)
+    limit = max(stride, dilation)  # PyTorch's bound on output_padding
+    for p in range(start, -1, -1):
+        op = max(0, start + size + p - full)
+        if op < limit:
+            return TorchArgs(p, op, start - p, full - p + op - start - size)
+    raise AssertionError("unreachable: p = 0 always fits")  # pragma: no cover
+
+
+def keras_args_for_torch(n: int, kernel: int, stride: int = 1, padding: int = 0,
+                         output_padding: int = 0, dilation: int = 1) -> KerasArgs | None:
+    """Keras arguments (plus a crop, only where needed) equal to a PyTorch configuration.
+
+    Returns ``None`` where no Keras layer covers PyTorch's output: Keras refuses stride > 1
+    with dilation > 1, and its ``output_padding`` must stay below ``stride``.
+    """
+    stride = as_int("stride", stride, minimum=1)
+    dilation = as_int("dilation", dilation, minimum=1)
+    t_start, t_size = _torch_window(n, kernel, stride, padding, output_padding, dilation)
+    if stride > 1 and dilation > 1:
+        return None
+    best = None
+    for mode in PADDING_MODES:
+        for op in (None, *range(stride)):
+            try:
+                start, size = keras_placement(n, kernel, stride, mode, op, dilation)
+            except ValueError:
+                continue  # TensorFlow refuses this output_padding for this n
+            before, after = t_start - start, start + size - t_start - t_size
+            if before < 0 or after < 0:
+                continue
+            if best is None or before + after < best.crop_before + best.crop_after:
+                best = KerasArgs(mode, op, before, after)
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# Command line: python -m tconv_utils.shapes --input 4 --kernel 3 --stride 2 --padding same
+# --------------------------------------------------------------------------------------------
+
+def _fmt_sizes(choices: dict) -> str:
+    return ", ".join(f"{size} (output_padding={op})" for size, op in choices.items())
+
+
+def describe(n: int, kernel: int, stride: int = 1, padding="valid", output_padding=None,
+             dilation: int = 1) -> str:
+    """The command's report: output size under each framework's rule, and the equivalent
+    arguments in the other framework. Raises ``ValueError`` for impossible configurations."""
+    full = full_size(n, kernel, stride, dilation)
+    lines = []
+    if isinstance(padding, str):
+        mode = _mode(padding)
+        _keras_refuses(stride, dilation)
+        start, size = keras_placement(n, kernel, stride, mode, output_padding, dilation)
+        default = " (Keras default)" if output_padding is None else ""
+        lines += [
+            f"Keras Conv*DTranspose(kernel_size={kernel}, strides={stride}, padding='{mode}', "
+            f"output_padding={output_padding}{default}, dilation_rate={dilation}) on {n} cells",
+            f"  Keras output size: {size} = full scatter ({full}) cells {start}..{start + size - 1}"
+            + (" with zeros past its end" if start + size > full else ""),
+            f"  tf.nn.conv_transpose accepts output_shape sizes: "
+            f"{', '.join(map(str, tf_output_shapes(n, kernel, stride, mode, dilation)))}",
+            f"  Keras output_padding per size: {_fmt_sizes(output_padding_choices(n, kernel, stride, mode, dilation))}",
+        ]
+        t = torch_args_for_keras(n, kernel, stride, mode, output_padding, dilation)
+        t_size = torch_output_size(n, kernel, stride, t.padding, t.output_padding, dilation)
+        crop = ("exact, no crop" if t.exact else
+                f"then crop {t.crop_before} before and {t.crop_after} after -> {size}")
+        lines.append(f"PyTorch equivalent: ConvTranspose(kernel_size={kernel}, stride={stride}, "
+                     f"padding={t.padding}, output_padding={t.output_padding}, "
+                     f"dilation={dilation}) gives {t_size}; {crop}")
+        return "\n".join(lines)
+    p = as_int("padding", padding, minimum=0)
+    op = 0 if output_padding is None else output_padding
+    size = torch_output_size(n, kernel, stride, p, op, dilation)
+    lines += [
+        f"PyTorch ConvTranspose(kernel_size={kernel}, stride={stride}, padding={p}, "
+        f"output_padding={op}, dilation={dilation}) on {n} cells",
+        f"  PyTorch output size: {size} = ({n} - 1) * {stride} - 2 * {p} + {dilation} * "
+        f"({kernel} - 1) + {op} + 1",
+        f"  sizes a convolution maps back to {n}: "
+        f"{_fmt_sizes(output_padding_choices(n, kernel, stride, p, dilation))}",
+    ]
+    keras = keras_args_for_torch(n, kernel, stride, p, op, dilation)
+    if keras is None:
+        lines.append("Keras equivalent: none (Keras refuses stride > 1 with dilation > 1, "
+                     "or no Keras output covers this one)")
+    else:
+        k_size = keras_placement(n, kernel, stride, keras.padding, keras.output_padding,
+                                 dilation)[1]
+        crop = ("exact, no crop" if keras.exact else
+                f"then crop {keras.crop_before} before and {keras.crop_after} after -> {size}")
+        lines.append(f"Keras equivalent: Conv*DTranspose(kernel_size={kernel}, strides={stride}, "
+                     f"padding='{keras.padding}', output_padding={keras.output_padding}, "
+                     f"dilation_rate={dilation}) gives {k_size}; {crop}")
+    return "\n".join(lines)
+
+
+def _padding_arg(text: str):
+    if text.lower() in PADDING_MODES:
+        return text.lower()
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be 'valid', 'same' or a non-negative integer, got {text!r}") from None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tconv_utils.shapes",
+        description="Output size of a transposed convolution under PyTorch's and Keras' rules, "
+                    "and the equivalent arguments in the other framework.")
+    parser.add_argument("--input", type=int, required=True, help="input size along one dim")
+    parser.add_argument("--kernel", type=int, required=True, help="kernel size")
+    parser.add_argument("--stride", type=int, default=1)
+    parser.add_argument("--padding", type=_padding_arg, default="valid",
+                        help="'valid' or 'same' (Keras/TF), or an integer (PyTorch)")
+    parser.add_argument("--output-padding", type=int, default=None)
+    parser.add_argument("--dilation", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        print(describe(args.input, args.kernel, args.stride, args.padding,
+                       args.output_padding, args.dilation))
+    except (ValueError, TypeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
