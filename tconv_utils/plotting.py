@@ -201,8 +201,9 @@ def scatter_animation(x, kernel, stride=1, *, dpi=60, interval=900, as_html_obje
     """An animation of the scatter: one frame per input cell, the running sum growing.
 
     Drawn with matplotlib's JavaScript HTML writer (``to_jshtml``: frames embedded as PNG, no
-    ffmpeg). matplotlib names the player with a random ``uuid4``; it is replaced here by a
-    hash of the content, so equal frames give byte-equal HTML. Returns an
+    ffmpeg), without its link to a Font Awesome CDN. matplotlib names the player with a random
+    ``uuid4``; it is replaced here by a hash of the content, so equal frames give byte-equal
+    HTML. Returns an
     ``IPython.display.HTML`` object (or the HTML string with ``as_html_object=False``).
     """
     from matplotlib import animation
@@ -228,6 +229,9 @@ def scatter_animation(x, kernel, stride=1, *, dpi=60, interval=900, as_html_obje
     html = anim.to_jshtml(default_mode="once")
     plt.close(fig)  # the player shows the frames; a static copy would print a second figure
     html = _stable_ids(html)
+    # The player links Font Awesome from a CDN for its button icons: offline (a downloaded site,
+    # the test browser) that link fails. The book's theme ships Font Awesome itself.
+    html = re.sub(r'<link rel="stylesheet"[^>]*font-awesome[^>]*>\s*', "", html)
     if not as_html_object:
         return html
     from IPython.display import HTML

@@ -100,6 +100,7 @@ def test_animation_is_deterministic_html_with_one_frame_per_cell():
     assert a == b
     assert a.count("data:image/png;base64") == X.size + 1
     assert "<video" not in a  # JavaScript player, no ffmpeg
+    assert "http://" not in a and "https://" not in a  # nothing fetched from the network
     assert plt.get_fignums() == []  # the figure behind the frames is closed
     html = plotting.scatter_animation(X, K, 1)
     assert "_anim_img" in html.data
