@@ -99,6 +99,9 @@ def test_page_works_in_a_real_browser(browser, site_url, page):
         text = tab.locator("article").inner_text()
         assert "$$" not in text and "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left"
 
+    else:
+        typeset = 0
+
     # Images: scroll through the page so lazy images load, then each must have pixels.
     tab.evaluate("window.scrollTo(0, document.body.scrollHeight)")
     tab.wait_for_load_state("networkidle")
@@ -128,7 +131,12 @@ def test_page_works_in_a_real_browser(browser, site_url, page):
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tab.evaluate("window.scrollTo(0, 0)")
-    tab.screenshot(path=str(SCREENSHOTS / (page.replace("/", "__") + ".png")))
+    name = page.replace("/", "__")
+    tab.screenshot(path=str(SCREENSHOTS / (name + ".png")))
+    # What was verified on this page, for the record (not committed).
+    n_images = tab.evaluate("document.images.length")
+    (SCREENSHOTS / (name + ".json")).write_text(json.dumps(
+        {"page": page, "images": n_images, "math_typeset": typeset}))
     context.close()
 
     unexpected = [e for e in page_errors if KNOWN_PAGE_ERROR not in e]
