@@ -155,9 +155,9 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=None,
                      for t, d, m, s in zip(tap, dilation, spatial, stride))
                for tap in np.ndindex(*kernel)]
     out = np.empty((n, c_out, *out_shape), dtype=dtype)
-    # Blocks of output channels small enough (about 4 MB of products) that the scatter's
+    # Blocks of output channels small enough (about 2 MB of products) that the scatter's
     # reads and writes stay in cache; a larger GEMM would not be faster, a colder scatter is.
-    block = max(1, min(cout_g, (1 << 20) // (taps * n * cells)))
+    block = max(1, min(cout_g, (1 << 19) // (taps * n * cells)))
     for g in range(groups):
         for c0 in range(0, cout_g, block):
             cb = min(block, cout_g - c0)
