@@ -44,16 +44,13 @@ def _keras_window(kernel, stride, padding, output_padding, dilation):
     Measured with :func:`shapes.keras_placement` at several input lengths; raises if the window
     moved with the input length, because then no fixed PyTorch module could reproduce it.
     """
-    windows = set()
-    for n in _PROBE_LENGTHS:
-        start, size = shapes.keras_placement(n, kernel, stride, padding, output_padding, dilation)
-        windows.add((start, shapes.full_size(n, kernel, stride, dilation) - start - size))
-    if len(windows) != 1:
-        raise ValueError(
-            f"the crop of Keras padding={padding!r} with kernel={kernel}, stride={stride}, "
-            f"output_padding={output_padding}, dilation={dilation} depends on the input length "
-            f"({sorted(windows)}), so no fixed PyTorch module can reproduce it")
-    return windows.pop()
+    windows = {(start, shapes.full_size(n, kernel, stride, dilation) - start - size)
+               for n in _PROBE_LENGTHS
+               for start, size in [shapes.keras_placement(n, kernel, stride, padding,
+                                                          output_padding, dilation)]}
+    return _one_answer(windows, f"the crop of Keras padding={padding!r} with kernel={kernel}, "
+                                f"stride={stride}, output_padding={output_padding}, "
+                                f"dilation={dilation}")
 
 
 def keras_crop_as_torch(kernel: int, stride: int = 1, padding: str = "valid",
@@ -65,12 +62,17 @@ def keras_crop_as_torch(kernel: int, stride: int = 1, padding: str = "valid",
     """
     found = {shapes.torch_args_for_keras(n, kernel, stride, padding, output_padding, dilation)
              for n in _PROBE_LENGTHS}
-    if len(found) != 1:
-        raise ValueError(
-            f"the PyTorch equivalent of Keras padding={padding!r} with kernel={kernel}, "
-            f"stride={stride}, output_padding={output_padding}, dilation={dilation} depends on the "
-            f"input length ({sorted(found, key=repr)}), so no fixed PyTorch module reproduces it")
-    return found.pop()
+    return _one_answer(found, f"the PyTorch equivalent of Keras padding={padding!r} with "
+                              f"kernel={kernel}, stride={stride}, output_padding={output_padding}, "
+                              f"dilation={dilation}")
+
+
+def _one_answer(answers: set, what: str):
+    """The one element of ``answers`` (one per probed input length), or a clear error."""
+    if len(answers) != 1:
+        raise ValueError(f"{what} depends on the input length ({sorted(answers, key=repr)}), "
+                         f"so no fixed PyTorch module can reproduce it")
+    return answers.pop()
 
 
 def _torch_window(padding, output_padding, crop_before=0, crop_after=0):
