@@ -96,6 +96,8 @@ def test_page_works_in_a_real_browser(browser, site_url, page):
         tab.evaluate("MathJax.startup.promise")
         typeset = tab.locator(".math mjx-container").count()
         assert typeset >= n_math, f"{page}: {typeset} of {n_math} math elements typeset"
+        errors = tab.locator("mjx-merror").count()  # MathJax's red box for TeX it cannot parse
+        assert errors == 0, f"{page}: {errors} formulas MathJax could not typeset"
         text = tab.locator("article").inner_text()
         assert "$$" not in text and "\\(" not in text and "\\[" not in text, f"{page}: raw TeX left"
 
