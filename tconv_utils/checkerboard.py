@@ -19,6 +19,8 @@ import numpy as np
 
 from . import shapes
 from ._checks import as_int, numeric_array, per_dim
+from .frameworks import _import_torch
+from .plotting import _pyplot
 
 UPSAMPLING_METHODS = ("transposed", "nearest", "bilinear", "subpixel", "icnr")
 
@@ -134,11 +136,6 @@ def checkerboard_energy(image, period: int = 2) -> float:
 
 # --- Upsampling stacks in PyTorch ---------------------------------------------------------------
 
-def _torch():
-    from .frameworks import _import_torch
-    return _import_torch()
-
-
 def same_size_padding(kernel: int, stride: int) -> tuple[int, int]:
     """``(padding, output_padding)`` that make a transposed convolution give exactly ``n * stride``.
 
@@ -166,7 +163,7 @@ def icnr_(weight, stride: int, init=None):
     start: the layer then equals a convolution followed by nearest-neighbour resize, which
     has no checkerboard. Training may then move the copies apart.
     """
-    torch = _torch()
+    torch = _import_torch()
     stride = as_int("stride", stride, minimum=1)
     groups = stride * stride
     if weight.shape[0] % groups:
@@ -214,7 +211,7 @@ def upsampling_layer(method: str, in_channels: int, out_channels: int, *, kernel
     ``'subpixel'``: a convolution to ``out_channels * stride**2`` channels, then ``PixelShuffle``.
     ``'icnr'``: the same, with ICNR initialisation (:func:`icnr_`) of weight and bias.
     """
-    torch = _torch()
+    torch = _import_torch()
     nn = torch.nn
     if method not in UPSAMPLING_METHODS:
         raise ValueError(f"method must be one of {UPSAMPLING_METHODS}, got {method!r}")
@@ -246,7 +243,7 @@ def upsampling_stack(method: str, *, layers: int = 3, channels: int = 8, kernel:
     or, with ``constant_weights=True``, every weight ``1 / fan_in`` and no bias: then the output
     of a constant input is the product of the layers' overlap counts, nothing else.
     """
-    torch = _torch()
+    torch = _import_torch()
     nn = torch.nn
     layers = as_int("layers", layers, minimum=1)
     torch.manual_seed(seed)
@@ -268,18 +265,13 @@ def upsampling_stack(method: str, *, layers: int = 3, channels: int = 8, kernel:
 
 def constant_response(stack, size: int = 8, channels: int = 8) -> np.ndarray:
     """The stack's output (2-D NumPy array) for an all-ones input of ``size`` x ``size`` pixels."""
-    torch = _torch()
+    torch = _import_torch()
     x = torch.ones(1, channels, size, size)
     with torch.no_grad():
         return stack(x)[0, 0].numpy()
 
 
 # --- Figures ------------------------------------------------------------------------------------
-
-def _pyplot():
-    import matplotlib.pyplot as plt
-    return plt
-
 
 def plot_overlap_maps(pairs, n: int = 4, dilation: int = 1, dpi: int = 80):
     """Heatmaps of the 2-D overlap counts, one panel per ``(kernel, stride)`` pair, numbers shown."""

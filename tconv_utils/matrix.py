@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from . import shapes
 from ._checks import numeric_array, per_dim
 from .reference import _padding_pairs
 
@@ -29,15 +30,8 @@ def conv_output_shape(input_shape, kernel_shape, *, stride=1, padding=0, dilatio
     stride = per_dim("stride", stride, ndim, minimum=1)
     dilation = per_dim("dilation", dilation, ndim, minimum=1)
     pairs = _padding_pairs(padding, ndim)
-    out = []
-    for i, (n, k, s, d, (b, a)) in enumerate(zip(input_shape, kernel_shape, stride, dilation,
-                                                 pairs)):
-        extent = d * (k - 1) + 1
-        if n + b + a < extent:
-            raise ValueError(f"kernel extent {extent} (dilated) is larger than the padded input "
-                             f"{n + b + a} along spatial dim {i}")
-        out.append((n + b + a - extent) // s + 1)
-    return tuple(out)
+    return tuple(shapes.conv_output_size(n, k, s, pair, d)
+                 for n, k, s, pair, d in zip(input_shape, kernel_shape, stride, pairs, dilation))
 
 
 def conv_matrix(w, input_shape, *, stride=1, padding=0, dilation=1, sparse=False):
@@ -106,13 +100,16 @@ def conv_matrix(w, input_shape, *, stride=1, padding=0, dilation=1, sparse=False
 
 def transpose_output_padding(input_shape, kernel_shape, *, stride=1, padding=0, dilation=1):
     """``output_padding`` (per spatial dim) that makes the transposed convolution give back
-    ``input_shape``: the remainder the forward convolution dropped, ``(n + pad - k) % stride``.
+    ``input_shape``: the cells the forward convolution dropped, ``(n + pad - k) % stride``.
     With it, ``conv_transpose(y, ...)`` and ``C.T @ y.ravel()`` have the same size."""
     input_shape, kernel_shape = tuple(input_shape), tuple(kernel_shape)
     ndim = len(input_shape)
     stride = per_dim("stride", stride, ndim, minimum=1)
     dilation = per_dim("dilation", dilation, ndim, minimum=1)
     pairs = _padding_pairs(padding, ndim)
-    conv_output_shape(input_shape, kernel_shape, stride=stride, padding=pairs, dilation=dilation)
-    return tuple((n + b + a - (d * (k - 1) + 1)) % s
-                 for n, k, s, d, (b, a) in zip(input_shape, kernel_shape, stride, dilation, pairs))
+    out = conv_output_shape(input_shape, kernel_shape, stride=stride, padding=pairs,
+                            dilation=dilation)
+    # The input size minus what the transposed convolution scatters back over it.
+    return tuple(n + b + a - shapes.full_size(m, k, s, d)
+                 for n, m, k, s, d, (b, a) in zip(input_shape, out, kernel_shape, stride,
+                                                  dilation, pairs))

@@ -264,7 +264,8 @@ def _keras_spec(conv, crop_before, crop_after):
                 f"{name}(kernel_size={conv.kernel_size}, stride={conv.stride}, padding="
                 f"{conv.padding}, output_padding={conv.output_padding}, dilation={conv.dilation}"
                 f"): along spatial dim {i} it {_describe_window(*want)} of the full result, and no "
-                f"Keras padding ('valid'/'same') with any output_padding does that; Keras can express padding/output_padding pairs such as "
+                f"Keras padding ('valid'/'same') with any output_padding does that; Keras can "
+                f"express padding/output_padding pairs such as "
                 f"{keras_expressible_pairs(k, s, d)} for kernel {k}, stride {s}, dilation {d}")
         per_dim_options.append(options)
     # Keras takes one padding string for all dims, and output_padding None for all or for none.

@@ -206,13 +206,8 @@ def conv(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
     kernel = w.shape[2:]
     dtype = _float_dtype(x, w) if bias is None else _float_dtype(x, w, bias)
     xp = np.pad(x.astype(dtype, copy=False), [(0, 0), (0, 0)] + pairs)
-    out_sizes = []
-    for i, (m, k, s, d) in enumerate(zip(xp.shape[2:], kernel, stride, dilation)):
-        extent = d * (k - 1) + 1
-        if m < extent:
-            raise ValueError(f"kernel extent {extent} (dilated) is larger than the padded input "
-                             f"{m} along spatial dim {i}")
-        out_sizes.append((m - extent) // s + 1)
+    out_sizes = [shapes.conv_output_size(m, k, s, pair, d)
+                 for m, k, s, pair, d in zip(x.shape[2:], kernel, stride, pairs, dilation)]
     n, c_in = x.shape[:2]
     cin_g, cout_g, taps = c_in // groups, c_out // groups, math.prod(kernel)
     # im2col: one strided view per tap, then one GEMM per group.

@@ -153,7 +153,8 @@ def conv_output_size(n: int, kernel: int, stride: int = 1, padding=0, dilation: 
     room = n + before + after - k
     if room < 0:
         raise ValueError(f"the dilated kernel (extent {k}) is larger than the padded input "
-                         f"({n + before + after}) for n={n}, padding={padding!r}")
+                         f"{n + before + after} (n={n}, padding={padding!r}): kernel extent {k} "
+                         f"= dilation * (kernel - 1) + 1 must fit in it")
     return room // stride + 1
 
 

@@ -15,14 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_int, numeric_array
+from .frameworks import _import_torch
 from .checkerboard import upsampling_layer
 
 DECODERS = ("transposed", "resize")
-
-
-def _torch():
-    from .frameworks import _import_torch
-    return _import_torch()
 
 
 def set_deterministic(seed: int = 0, threads: int = 1) -> None:
@@ -31,7 +27,7 @@ def set_deterministic(seed: int = 0, threads: int = 1) -> None:
     The thread count matters: a float sum split over a different number of threads adds in a
     different order and can change the last bits, which training then amplifies.
     """
-    torch = _torch()
+    torch = _import_torch()
     seed = as_int("seed", seed, minimum=0)
     threads = as_int("threads", threads, minimum=1)
     torch.set_num_threads(threads)
@@ -77,7 +73,7 @@ def make_decoder(kind: str, channels: int = 32, kernel: int = 3, factor: int = 2
     stride=factor)``, ``'resize'`` is nearest-neighbour resize then ``Conv2d(kernel)``. With
     the same odd ``kernel`` both layers hold ``channels**2 * kernel**2 + channels`` parameters.
     """
-    torch = _torch()
+    torch = _import_torch()
     nn = torch.nn
     if kind not in DECODERS:
         raise ValueError(f"kind must be one of {DECODERS}, got {kind!r}")
@@ -104,7 +100,7 @@ def train(model, low, high, *, epochs: int = 30, batch_size: int = 64, lr: float
     arguments (after :func:`set_deterministic`) give the same weights. Returns the mean training
     loss of each epoch.
     """
-    torch = _torch()
+    torch = _import_torch()
     epochs = as_int("epochs", epochs, minimum=1)
     batch_size = as_int("batch_size", batch_size, minimum=1)
     x = torch.as_tensor(numeric_array("low", low), dtype=torch.float32)
@@ -132,7 +128,7 @@ def train(model, low, high, *, epochs: int = 30, batch_size: int = 64, lr: float
 
 def predict(model, low) -> np.ndarray:
     """The model's output for ``low`` as a NumPy array, clipped to the data range [0, 1]."""
-    torch = _torch()
+    torch = _import_torch()
     model.eval()
     with torch.no_grad():
         out = model(torch.as_tensor(numeric_array("low", low), dtype=torch.float32))
@@ -141,7 +137,7 @@ def predict(model, low) -> np.ndarray:
 
 def interpolate(low, factor: int = 2, mode: str = "bicubic") -> np.ndarray:
     """Classical upsampling baseline (``torch.nn.functional.interpolate``), clipped to [0, 1]."""
-    torch = _torch()
+    torch = _import_torch()
     x = torch.as_tensor(numeric_array("low", low), dtype=torch.float32)
     kwargs = {} if mode == "nearest" else {"align_corners": False}
     out = torch.nn.functional.interpolate(x, scale_factor=factor, mode=mode, **kwargs)
