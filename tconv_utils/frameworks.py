@@ -114,6 +114,12 @@ def keras_conv_transpose(x, w, bias=None, *, stride=1, padding="valid", output_p
                          f"{np.shape(w)}")
     layer = keras_layer(w, bias, stride=stride, padding=padding, output_padding=output_padding,
                         dilation=dilation)
-    channels_last = np.moveaxis(np.asarray(x, np.float32), 1, -1)
+    return keras_call(layer, x)
+
+
+def keras_call(layer, x) -> np.ndarray:
+    """Call a channels-last Keras layer on channels-first NumPy input ``(N, C, *spatial)``;
+    the result comes back channels-first, in float32."""
+    channels_last = np.moveaxis(np.asarray(numeric_array("x", x), np.float32), 1, -1)
     y = np.asarray(layer(channels_last))
     return np.ascontiguousarray(np.moveaxis(y, -1, 1))

@@ -21,11 +21,6 @@ import tensorflow as tf  # noqa: E402  (after _import_keras, which quiets Tensor
 TOL = dict(rtol=1e-5, atol=1e-5)
 
 
-def keras_run(layer, x):
-    """A channels-last Keras layer on channels-first NumPy input, channels-first output."""
-    return np.moveaxis(np.asarray(layer(np.moveaxis(x, 1, -1))), -1, 1)
-
-
 def torch_run(module, x):
     with torch.no_grad():
         return module(torch.as_tensor(x)).numpy()
@@ -79,7 +74,7 @@ def test_torch_from_keras_matches_keras(cfg):
     layer, _, _, xs = random_layer(cfg)
     module = porting.torch_from_keras(layer)
     for x in xs:  # one module, two input sizes
-        expected = keras_run(layer, x)
+        expected = frameworks.keras_call(layer, x)
         got = torch_run(module, x)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, **TOL)
@@ -119,7 +114,7 @@ def test_torch_from_keras_handles_every_rank_and_the_activation(nd):
     module = porting.torch_from_keras(layer)
     assert isinstance(module[-1], torch.nn.Tanh)
     x = rng.standard_normal((1, 2) + (3,) * nd).astype(np.float32)
-    np.testing.assert_allclose(torch_run(module, x), keras_run(layer, x), **TOL)
+    np.testing.assert_allclose(torch_run(module, x), frameworks.keras_call(layer, x), **TOL)
 
 
 def test_the_obvious_port_of_same_is_shifted_by_one_cell():
@@ -219,7 +214,7 @@ def test_keras_from_torch_matches_torch_or_no_keras_layer_does(cfg):
         return
     for x in xs:
         expected = torch_run(module, x)
-        got = keras_run(layer, x)
+        got = frameworks.keras_call(layer, x)
         assert got.shape == expected.shape
         np.testing.assert_allclose(got, expected, **TOL)
 
@@ -230,7 +225,7 @@ def test_round_trip_keras_torch_keras_keeps_the_outputs(cfg):
     layer, _, _, xs = random_layer(cfg)
     again = porting.keras_from_torch(porting.torch_from_keras(layer))
     for x in xs:
-        np.testing.assert_allclose(keras_run(again, x), keras_run(layer, x), **TOL)
+        np.testing.assert_allclose(frameworks.keras_call(again, x), frameworks.keras_call(layer, x), **TOL)
 
 
 @pytest.mark.parametrize("module, argument", [
