@@ -26,6 +26,7 @@ timing anything. torch is imported inside the functions (the package needs NumPy
 """
 from __future__ import annotations
 
+from . import shapes
 from ._checks import as_int, per_dim
 
 FORMULATIONS = ("direct", "zero_insertion", "gemm_col2im", "subpixel")
@@ -51,15 +52,10 @@ def _params(x, w, stride, padding, output_padding, dilation, groups):
     if w.shape[0] != c_in or c_in % groups:
         raise ValueError(f"w.shape[0] must equal C_in={c_in} and groups={groups} must divide it, "
                          f"got w.shape={tuple(w.shape)}")
-    for i, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
-        if op >= max(s, d):
-            raise ValueError(f"output_padding must be smaller than stride or dilation, got "
-                             f"output_padding={op} with stride={s}, dilation={d} (dim {i})")
-    full = [(n - 1) * s + d * (k - 1) + 1
-            for n, s, d, k in zip(x.shape[2:], stride, dilation, w.shape[2:])]
-    out = [f - 2 * p + op for f, p, op in zip(full, padding, output_padding)]
-    if min(out) < 1:
-        raise ValueError(f"padding={padding} crops away the whole output (size {out})")
+    # The size rules (and their errors) are PyTorch's, from tconv_utils.shapes.
+    dims = list(zip(x.shape[2:], w.shape[2:], stride, padding, output_padding, dilation))
+    full = [shapes.full_size(n, k, s, d) for n, k, s, p, op, d in dims]
+    out = [shapes.torch_output_size(n, k, s, p, op, d) for n, k, s, p, op, d in dims]
     return stride, padding, output_padding, dilation, groups, full, out
 
 
