@@ -23,13 +23,18 @@ from ._checks import numeric_array, per_dim
 from .reference import _padding_pairs
 
 
+def _spatial_args(ndim, stride, padding, dilation):
+    """Per spatial dim: stride, dilation and (before, after) padding, checked."""
+    return (per_dim("stride", stride, ndim, minimum=1),
+            per_dim("dilation", dilation, ndim, minimum=1),
+            _padding_pairs(padding, ndim))
+
+
 def conv_output_shape(input_shape, kernel_shape, *, stride=1, padding=0, dilation=1):
     """Spatial output shape of the convolution that :func:`conv_matrix` represents."""
     input_shape, kernel_shape = tuple(input_shape), tuple(kernel_shape)
     ndim = len(input_shape)
-    stride = per_dim("stride", stride, ndim, minimum=1)
-    dilation = per_dim("dilation", dilation, ndim, minimum=1)
-    pairs = _padding_pairs(padding, ndim)
+    stride, dilation, pairs = _spatial_args(ndim, stride, padding, dilation)
     return tuple(shapes.conv_output_size(n, k, s, pair, d)
                  for n, k, s, pair, d in zip(input_shape, kernel_shape, stride, pairs, dilation))
 
@@ -63,9 +68,7 @@ def conv_matrix(w, input_shape, *, stride=1, padding=0, dilation=1, sparse=False
         raise ValueError(f"input_shape needs 1-3 non-empty spatial dims, got {input_shape} "
                          f"with w.shape={w.shape}")
     ndim = len(spatial)
-    stride = per_dim("stride", stride, ndim, minimum=1)
-    dilation = per_dim("dilation", dilation, ndim, minimum=1)
-    pairs = _padding_pairs(padding, ndim)
+    stride, dilation, pairs = _spatial_args(ndim, stride, padding, dilation)
     out_spatial = conv_output_shape(spatial, kernel, stride=stride, padding=pairs,
                                     dilation=dilation)
     c_out, c_in = w4.shape[:2]
@@ -104,9 +107,7 @@ def transpose_output_padding(input_shape, kernel_shape, *, stride=1, padding=0, 
     With it, ``conv_transpose(y, ...)`` and ``C.T @ y.ravel()`` have the same size."""
     input_shape, kernel_shape = tuple(input_shape), tuple(kernel_shape)
     ndim = len(input_shape)
-    stride = per_dim("stride", stride, ndim, minimum=1)
-    dilation = per_dim("dilation", dilation, ndim, minimum=1)
-    pairs = _padding_pairs(padding, ndim)
+    stride, dilation, pairs = _spatial_args(ndim, stride, padding, dilation)
     out = conv_output_shape(input_shape, kernel_shape, stride=stride, padding=pairs,
                             dilation=dilation)
     # The input size minus what the transposed convolution scatters back over it.
