@@ -1,25 +1,55 @@
-"""Timing harness for transposed convolution: cases, formulations, settings, device limits.
+"""Timing harness for transposed convolution: cases, settings, device ceilings, the run, the CLI.
 
-Run it as a command (results go to a JSON file, rewritten after every measurement, so a run that
-is stopped early still leaves a valid file)::
+Run it as a command (results go to a JSON file, rewritten after every worker process, so a run
+that is stopped early still leaves a valid file)::
 
     python -m tconv_utils.bench --device cpu --quick --out results.json
-    python -m tconv_utils.bench --device cuda --budget-s 330 --out gpu.json
+    python -m tconv_utils.bench --device cuda --budget-s 540 --out gpu.json
 
-Every timing goes through ``torch.utils.benchmark.Timer``: it synchronises the GPU around the
-timed region, warms up while it chooses how many calls make a block, and returns per-call times
-of many blocks; the harness reports their median and interquartile range (IQR). NumPy and Keras
-are timed by the same Timer, so the same rules apply to them. Before a formulation is timed its
-output is compared with ``F.conv_transpose2d`` in float32 (TF32 off) and the error is recorded.
+Settings are named as a PyTorch user knows them (:data:`PRECISIONS`): ``default`` is float32
+with PyTorch's own flags (cuDNN convolutions in TF32 on GPUs that have it, matmuls in full
+float32), ``fp32`` is strict float32 (TF32 off everywhere), ``tf32`` turns TF32 on for matmuls
+too, ``bf16`` and ``fp16`` run with tensors of that dtype (a model converted with
+``.to(dtype)``), ``amp_bf16`` and ``amp_fp16`` keep float32 tensors and run the call under
+``torch.autocast`` (automatic mixed precision); memory format (NCHW or channels-last),
+``cudnn.benchmark`` and ``torch.compile`` (``compile``: the default mode;
+``compile_reduce_overhead``: ``mode="reduce-overhead"``, CUDA graphs) are the other switches.
+TF32 is switched through ``torch.backends.cudnn.conv.fp32_precision`` and
+``torch.backends.cuda.matmul.fp32_precision`` where torch has them (2.9 and later), else through
+the older ``allow_tf32`` flags. Precisions a GPU lacks the tensor cores for (TF32 and bf16 below
+compute capability 8.0, e.g. a T4) are recorded as unsupported, with the reason.
 
-Each result is put on the device's own roofline: the run measures a large matmul in the same
-dtype (FLOP/s) and a large device copy (bytes/s), and a result's ``roofline_fraction`` is
-``max(useful FLOPs / matmul rate, compulsory bytes / copy rate) / median time``. No peak number
-is written in this file.
+**Fresh processes.** PyTorch keeps the cuDNN plan it chose for a convolution in a per-process
+cache whose key does not include ``cudnn.benchmark``, so a record measured after another with
+the same key would reuse that record's plan whatever the flag says. The parent process measures
+the device's ceilings and then starts one worker process (``--worker``) per group of records:
+on a GPU by default one per ``cudnn.benchmark`` value (``--isolate benchmark``), or one per
+layer and setting (``--isolate setting``); ``torch.compile`` records get their own processes. A
+plan left in the cache by one record of a process is the plan the next record with the same key
+would have chosen itself, under the same flag. The direct forward records (the settings
+compared with each other) are measured again in ``repeats - 1`` further processes, so that each
+of them has a spread across runs, not only within one (``repeat`` in each record).
 
-The plot and table functions at the end read result dicts (``json.load`` of such a file); they
-are what the GPU-timing chapter draws its figures with. torch, tqdm, Keras and matplotlib are
-imported inside the functions that use them.
+**Timing** (:mod:`tconv_utils.timing`) calls the formulation's bare call (arguments checked once,
+before timing, by :func:`tconv_utils.formulations.bind`): ``median_s`` and ``iqr_s`` per call
+of a back-to-back loop (host included); on a GPU ``event_median_s``, the device's own time per
+call by CUDA events with the host's work hidden, and ``cold_median_s``, the same with every cache
+flushed before the call (on a CPU the cold time is the host clock's); ``kernels`` and
+``kernel_time_s`` from the profiler. A device time far below the loop's time per call means the
+call is overhead-bound.
+
+Before a formulation is timed its output is compared with ``F.conv_transpose2d`` in strict
+float32 and the error is recorded. Each result is put on the device's own roofline (the best of
+several measured kernels per math type, and a large copy; sustained rates of about a second of
+back-to-back kernels, not burst peaks): ``roofline_fraction`` is ``max(useful FLOPs / FLOP
+rate, compulsory bytes / copy rate) / median time``, against the roof of the math type the
+call ran in (:func:`roof_key`).
+
+``budget_s`` bounds a whole run: no worker starts after it, each record is stopped at
+``min(record_cap_s, what is left)`` (SIGALRM, which waits for a running call into C to return)
+and a worker still running ``WORKER_GRACE_S`` seconds after the budget is killed; records not
+done are marked skipped. Reading and plotting results lives in :mod:`tconv_utils.bench_report`.
+torch, tqdm, Keras and the profiler are imported inside the functions that use them.
 """
 from __future__ import annotations
 
@@ -32,22 +62,50 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
 
 from . import formulations as fm
+from . import shapes
+from .timing import (RecordTimeout, TimeCap, flush_bytes, kernel_profile, time_callable,
+                     time_cold_host, time_events)
 
-SCHEMA_VERSION = 1
-DTYPES = ("fp32", "tf32", "bf16", "fp16")
+SCHEMA_VERSION = 3
+PRECISIONS = ("default", "fp32", "tf32", "bf16", "fp16", "amp_bf16", "amp_fp16")
 TORCH_FORMULATIONS = fm.FORMULATIONS  # direct, zero_insertion, gemm_col2im, subpixel
-ALL_FORMULATIONS = TORCH_FORMULATIONS + ("compile", "numpy", "keras")
+COMPILE_MODES = {"compile": "default", "compile_reduce_overhead": "reduce-overhead"}
+ALL_FORMULATIONS = TORCH_FORMULATIONS + tuple(COMPILE_MODES) + ("numpy", "keras")
 MEMORY_FORMATS = ("nchw", "channels_last")
 MODES = ("fwd", "fwdbwd")
-# Relative error (max |y - ref| / max |ref|) a result may have against the float32 reference.
-TOLERANCE = {"fp32": 1e-4, "tf32": 1e-2, "bf16": 5e-2, "fp16": 1e-2}
+# What each precision means, stored in every results file.
+PRECISION_MEANING = {
+    "default": "float32 tensors, PyTorch's own flags: on a GPU with TF32 (compute capability "
+               ">= 8.0) cuDNN convolutions run in TF32, matmuls in full float32",
+    "fp32": "strict float32: TF32 off for cuDNN convolutions and for matmuls",
+    "tf32": "float32 tensors, TF32 on for cuDNN convolutions and for matmuls",
+    "bf16": "bfloat16 tensors (the model converted to bfloat16)",
+    "fp16": "float16 tensors (the model converted to float16)",
+    "amp_bf16": "float32 tensors, the call under torch.autocast(dtype=torch.bfloat16)",
+    "amp_fp16": "float32 tensors, the call under torch.autocast(dtype=torch.float16)"}
+# Relative error (max |y - ref| / max |ref|) a result may have against the strict-fp32 reference.
+TOLERANCE = {"default": 1e-2, "fp32": 1e-4, "tf32": 1e-2, "bf16": 5e-2, "fp16": 1e-2,
+             "amp_bf16": 5e-2, "amp_fp16": 1e-2}
+# Formulations whose only arithmetic is cuDNN convolutions: TF32 for matmuls changes nothing.
+CUDNN_ONLY = ("direct", "zero_insertion", "subpixel")
+# Tensor cores for TF32 and bf16 arrived with compute capability 8.0 (Ampere).
+NEEDS_CAPABILITY = {"tf32": (8, 0), "bf16": (8, 0), "amp_bf16": (8, 0)}
+# Below this relative error a float32 call did its arithmetic in full float32, not in TF32
+# (TF32 keeps 10 mantissa bits: errors near 1e-4..1e-3 of the output; float32 near 1e-7).
+TF32_ERROR = 1e-5
+# PyTorch's defaults and the tuned setting the chapter leads with: (precision, layout, benchmark).
+DEFAULT_SETTING = ("default", "nchw", False)
+TUNED_SETTING = ("bf16", "channels_last", True)
+WORKER_GRACE_S = 30.0  # a worker still running this long after the budget is killed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +144,9 @@ class Case:
                        **self.kwargs)
 
     def out_shape(self):
-        size = [(n - 1) * self.stride - 2 * self.padding + self.dilation * (self.kernel - 1)
-                + self.output_padding + 1 for n in (self.h, self.w)]
+        size = [shapes.torch_output_size(n, self.kernel, self.stride, self.padding,
+                                         self.output_padding, self.dilation)
+                for n in (self.h, self.w)]
         return (self.batch, self.c_out, *size)
 
     def as_dict(self):
@@ -95,6 +154,32 @@ class Case:
         d["out_shape"] = list(self.out_shape())
         d.update({k: v for k, v in self.work().items() if k in ("useful_flops", "bytes")})
         return d
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(**{f.name: d[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One planned record: a formulation of a case in one setting and mode."""
+    case: Case
+    formulation: str
+    precision: str
+    memory_format: str
+    cudnn_benchmark: bool | None
+    mode: str
+
+    @property
+    def repeated(self):
+        """Measured in every repeat: the direct forward records, which the settings are compared
+        on (the others, measured once, compare formulations and modes)."""
+        return self.formulation == "direct" and self.mode == "fwd"
+
+    def as_dict(self):
+        return {"case": self.case.name, "formulation": self.formulation,
+                "precision": self.precision, "memory_format": self.memory_format,
+                "mode": self.mode, "cudnn_benchmark": self.cudnn_benchmark}
 
 
 def dcgan_cases(batch, width=1024):
@@ -155,151 +240,284 @@ def _cpu_name():
     return platform.processor() or platform.machine()
 
 
-def _driver_version():
+def _nvidia_smi(fields):
+    """``{field: value}`` of the first GPU from ``nvidia-smi --query-gpu``, None without it."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+        out = subprocess.run(["nvidia-smi", f"--query-gpu={','.join(fields)}",
+                              "--format=csv,noheader,nounits"],
                              capture_output=True, text=True, timeout=20)
-        return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout else None
+        values = out.stdout.strip().splitlines()[0].split(", ")
+        return dict(zip(fields, values)) if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError, IndexError):
         return None
 
 
+def gpu_state():
+    """The GPU's clocks (MHz), temperature (C) and power draw (W) now, by nvidia-smi: the
+    conditions timings depend on (None where nvidia-smi is missing)."""
+    return _nvidia_smi(["clocks.sm", "clocks.max.sm", "clocks.mem", "temperature.gpu",
+                        "power.draw", "pstate"])
+
+
+def _new_tf32_api():
+    """True where torch has the ``fp32_precision`` switches (2.9 and later), which must not be
+    mixed with the older ``allow_tf32`` flags."""
+    import torch
+    conv = getattr(torch.backends.cudnn, "conv", None)
+    return hasattr(conv, "fp32_precision") and hasattr(torch.backends.cuda.matmul,
+                                                       "fp32_precision")
+
+
+def _torch_flags():
+    """PyTorch's TF32 and cudnn.benchmark flags as they are now, by the API this torch has."""
+    import torch
+    b = torch.backends
+    if _new_tf32_api():
+        return {"cudnn.conv.fp32_precision": b.cudnn.conv.fp32_precision,
+                "cuda.matmul.fp32_precision": b.cuda.matmul.fp32_precision,
+                "cudnn.benchmark": b.cudnn.benchmark}
+    return {"cudnn.allow_tf32": b.cudnn.allow_tf32, "cuda.matmul.allow_tf32":
+            b.cuda.matmul.allow_tf32, "cudnn.benchmark": b.cudnn.benchmark}
+
+
+def _set_torch_flags(flags):
+    """Set the flags of a :func:`_torch_flags` dict."""
+    import torch
+    b = torch.backends
+    for name, value in flags.items():
+        module, attr = name.rsplit(".", 1)
+        target = b
+        for part in module.split("."):
+            target = getattr(target, part)
+        setattr(target, attr, value)
+
+
+def _tf32_flags(on):
+    """The flags that turn TF32 on (or off) for cuDNN convolutions and matmuls alike."""
+    if _new_tf32_api():
+        value = "tf32" if on else "ieee"
+        return {"cudnn.conv.fp32_precision": value, "cuda.matmul.fp32_precision": value}
+    return {"cudnn.allow_tf32": on, "cuda.matmul.allow_tf32": on}
+
+
+def _loadavg():
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on Linux
+        return None
+
+
+def capability(device):
+    """``(major, minor)`` compute capability of the CUDA device, None on the CPU."""
+    import torch
+    return tuple(torch.cuda.get_device_capability()) if device == "cuda" else None
+
+
 def environment(device):
-    """Device name, driver, CUDA, cuDNN, torch and numpy versions, date, git commit."""
+    """Device name, capability, L2 size, driver, CUDA, cuDNN, torch and numpy versions, PyTorch's
+    flags as found at start (its defaults in a fresh process), the GPU's clocks, load average,
+    date, git commit."""
     import torch
     env = {"device_type": device, "torch": torch.__version__, "numpy": np.__version__,
            "python": platform.python_version(), "platform": platform.platform(),
            "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
            "torch_threads": torch.get_num_threads(), "cuda": torch.version.cuda,
-           "cudnn": None, "driver": None, "date": datetime.datetime.now(
-               datetime.timezone.utc).isoformat(timespec="seconds"), "git_commit": _git_commit()}
+           "cudnn": None, "driver": None, "compute_capability": None, "l2_cache_bytes": None,
+           "torch_flags_at_start": _torch_flags(), "loadavg": _loadavg(),
+           "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+           "git_commit": _git_commit()}
     if device == "cuda":
+        props = torch.cuda.get_device_properties(0)
         env["name"] = torch.cuda.get_device_name()
         env["cudnn"] = torch.backends.cudnn.version()
-        env["driver"] = _driver_version()
-        env["gpu_memory_bytes"] = torch.cuda.get_device_properties(0).total_memory
+        env["driver"] = (_nvidia_smi(["driver_version"]) or {}).get("driver_version")
+        env["gpu_memory_bytes"] = props.total_memory
+        env["compute_capability"] = "{}.{}".format(*capability(device))
+        env["l2_cache_bytes"] = getattr(props, "L2_cache_size", None)
+        env["gpu_state"] = gpu_state()
     else:
         env["name"] = env["cpu"]
     return env
 
 
-# ---------------------------------------------------------------------------- timing
-
-def time_callable(fn, *, min_run_time=0.2, max_run_time=None, warmup=2):
-    """Median and IQR of the per-call time of ``fn()``, by ``torch.utils.benchmark.Timer``.
-
-    ``warmup`` calls first (first-call autotuning, allocations), then ``adaptive_autorange``:
-    it picks how many calls make a block (a block of at least about 10 ms hides the timer's
-    own cost), synchronises the GPU around each block, and stops once at least 4 blocks and
-    ``min_run_time`` seconds are in and the IQR is within 10 % of the median, or when
-    ``max_run_time`` (default ``10 * min_run_time``) is spent.
-    """
-    import torch
-    from torch.utils import benchmark
-    for _ in range(warmup):
-        fn()
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn},
-                            num_threads=torch.get_num_threads())
-    m = timer.adaptive_autorange(threshold=0.1, min_run_time=min_run_time,
-                                 max_run_time=max_run_time or 10 * min_run_time)
-    times = list(m.times)
-    q1, med, q3 = np.percentile(times, [25, 50, 75])
-    return {"median_s": float(med), "iqr_s": float(q3 - q1), "min_s": float(min(times)),
-            "blocks": len(times), "calls_per_block": int(m.number_per_run)}
-
+# ---------------------------------------------------------------------------- settings
 
 class _Precision:
-    """Context: TF32 on or off for matmul and cuDNN, cudnn.benchmark on or off."""
+    """Context: PyTorch's flags for one precision (and cudnn.benchmark), restored on exit.
 
-    def __init__(self, dtype, cudnn_benchmark=None):
-        self.tf32 = dtype == "tf32"
+    ``default`` and the 16-bit precisions put back the flags found when the harness started
+    (PyTorch's defaults in a fresh process); ``fp32`` turns TF32 off, ``tf32`` on, for cuDNN
+    convolutions and matmuls alike.
+    """
+    at_start = None
+
+    def __init__(self, precision, cudnn_benchmark=None):
+        self.precision = precision
         self.cudnn_benchmark = cudnn_benchmark
 
     def __enter__(self):
         import torch
-        b = torch.backends
-        self.saved = (b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32, b.cudnn.benchmark)
-        b.cuda.matmul.allow_tf32 = b.cudnn.allow_tf32 = self.tf32
+        if _Precision.at_start is None:
+            _Precision.at_start = _torch_flags()
+        self.saved = _torch_flags()
+        tf32 = {k: v for k, v in _Precision.at_start.items() if k != "cudnn.benchmark"}
+        if self.precision in ("fp32", "tf32"):
+            tf32 = _tf32_flags(self.precision == "tf32")
+        _set_torch_flags(tf32)
         if self.cudnn_benchmark is not None:
-            b.cudnn.benchmark = self.cudnn_benchmark
+            torch.backends.cudnn.benchmark = self.cudnn_benchmark
         return self
 
     def __exit__(self, *exc):
-        import torch
-        b = torch.backends
-        b.cuda.matmul.allow_tf32, b.cudnn.allow_tf32, b.cudnn.benchmark = self.saved
+        _set_torch_flags(self.saved)
 
 
-def torch_dtype(name):
+def torch_dtype(precision):
+    """The dtype of the tensors: 16-bit for ``bf16`` and ``fp16``, float32 otherwise (AMP too)."""
     import torch
-    return {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16,
-            "fp16": torch.float16}[name]
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
 
 
-def device_limits(device, dtypes, quick=False, min_run_time=0.2):
-    """The device's own ceilings: a square matmul per dtype (FLOP/s), a large copy (bytes/s).
+def autocast_dtype(precision):
+    """The dtype ``torch.autocast`` runs an ``amp_*`` precision in; None for the others."""
+    import torch
+    return {"amp_bf16": torch.bfloat16, "amp_fp16": torch.float16}.get(precision)
 
-    A ceiling is the best the device did: the fastest block of the best of two sizes (a median
-    would put the roof below what a lucky layer reaches on a busy machine).
+
+def roof_key(precision, cap=None, max_rel_error=None):
+    """The math type a record ran in, which names its FLOP roof. ``amp_*`` run in their 16-bit
+    type. ``default`` is TF32 on a GPU that has it (PyTorch runs cuDNN convolutions in TF32 by
+    default), else fp32; ``default`` and ``tf32`` are fp32 where the record's error against the
+    strict-fp32 reference is below :data:`TF32_ERROR`: cuDNN ran a full-float32 kernel."""
+    if precision.startswith("amp_"):
+        return precision[4:]
+    if precision in ("default", "tf32"):
+        if max_rel_error is not None and max_rel_error < TF32_ERROR:
+            return "fp32"
+        if precision == "default":
+            return "tf32" if cap is not None and tuple(cap) >= (8, 0) else "fp32"
+    return precision
+
+
+def device_limits(device, precisions, quick=False, min_run_time=0.2, cap=None):
+    """The device's own ceilings, from the best of several kernels per math type (FLOP/s) and a
+    large copy (bytes/s); each measured over about ``min_run_time`` seconds of back-to-back
+    calls, so at the clocks a sustained loop runs at.
+
+    FLOP kernels: ``torch.mm`` of two square sizes, a large 1x1 convolution (cuDNN's or oneDNN's
+    convolution code, which can outrun their matmul) and, on the CPU, NumPy's matmul (BLAS). A
+    ceiling is the fastest block of the best kernel: a median would put the roof below what a
+    lucky layer reaches. Every kernel's rate is kept under ``kernels``.
     """
     import torch
+    import torch.nn.functional as F
     sizes = (512,) if quick else ((4096, 8192) if device == "cuda" else (1024, 2048))
+    conv = (8, 256, 32, 32) if quick else ((64, 1024, 64, 64) if device == "cuda"
+                                           else (8, 1024, 32, 32))
     copy_bytes = (16 << 20) if quick else ((1 << 30) if device == "cuda" else (256 << 20))
     limits = {"matmul": {}, "copy": None}
-    for dtype in dtypes:
-        for n in sizes:
-            with _Precision(dtype):
-                gen = torch.Generator(device=device).manual_seed(0)
-                a = torch.randn(n, n, device=device, generator=gen).to(torch_dtype(dtype))
-                b = torch.randn(n, n, device=device, generator=gen).to(torch_dtype(dtype))
-                t = time_callable(lambda: torch.mm(a, b), min_run_time=min_run_time)
-            rate = 2 * n ** 3 / t["min_s"]
-            if rate > limits["matmul"].get(dtype, {}).get("flops_per_s", 0):
-                limits["matmul"][dtype] = {"n": n, **t, "flops_per_s": rate}
-            del a, b
+    math_types = dict.fromkeys(k for p in precisions
+                               for k in {roof_key(p, cap), roof_key(p, cap, 0.0)})
+    for key in math_types:
+        gen = torch.Generator(device=device).manual_seed(0)
+        rates = {}
+        with _Precision(key if key in ("fp32", "tf32") else "default"):
+            dt = torch_dtype(key)
+            for n in sizes:
+                a = torch.randn(n, n, device=device, generator=gen).to(dt)
+                b = torch.randn(n, n, device=device, generator=gen).to(dt)
+                t = time_callable(lambda a=a, b=b: torch.mm(a, b), min_run_time=min_run_time)
+                rates[f"torch.mm {n}"] = {"n": n, **t, "flops_per_s": 2 * n ** 3 / t["min_s"]}
+                if device == "cpu" and key == "fp32":
+                    an, bn = a.numpy(), b.numpy()
+                    t = time_callable(lambda: an @ bn, min_run_time=min_run_time)
+                    rates[f"numpy.matmul {n}"] = {"n": n, **t,
+                                                  "flops_per_s": 2 * n ** 3 / t["min_s"]}
+                del a, b
+            n, c, h, w = conv
+            x = torch.randn(conv, device=device, generator=gen).to(dt)
+            k = torch.randn(c, c, 1, 1, device=device, generator=gen).to(dt)
+            t = time_callable(lambda x=x, k=k: F.conv2d(x, k), min_run_time=min_run_time)
+            rates["conv2d 1x1"] = {"n": c, **t, "flops_per_s": 2 * n * c * c * h * w / t["min_s"]}
+            del x, k
+        best = max(rates, key=lambda r: rates[r]["flops_per_s"])
+        limits["matmul"][key] = {**rates[best], "kernel": best,
+                                 "kernels": {r: v["flops_per_s"] for r, v in rates.items()}}
     src = torch.empty(copy_bytes // 4, dtype=torch.float32, device=device).fill_(1.0)
     dst = torch.empty_like(src)
     t = time_callable(lambda: dst.copy_(src), min_run_time=min_run_time)
     # A copy reads every byte once and writes it once.
     limits["copy"] = {"bytes": copy_bytes, **t, "bytes_per_s": 2 * copy_bytes / t["min_s"]}
+    if device == "cuda":
+        torch.cuda.empty_cache()
     return limits
 
 
-# ---------------------------------------------------------------------------- formulations
-
-def keras_padding(case):
-    """The Keras padding string that gives PyTorch's output, or None if none does."""
-    k, s, p, op = case.kernel, case.stride, case.padding, case.output_padding
-    if case.groups != 1 or op != 0:
+def roofline(flops, nbytes, seconds, limits, math_type):
+    """``(bound_s, fraction, bound_by)`` of a call of ``flops`` and ``nbytes`` that took
+    ``seconds``, against the roof ``math_type`` of ``limits`` and its copy rate; None where
+    ``limits`` lacks them."""
+    if not limits or math_type not in limits["matmul"] or not limits.get("copy"):
         return None
-    if p == 0 and k >= s:
-        return "valid"
-    if k >= s and (k - s) % 2 == 0 and p == (k - s) // 2:
-        return "same"
+    compute = flops / limits["matmul"][math_type]["flops_per_s"]
+    memory = nbytes / limits["copy"]["bytes_per_s"]
+    bound = max(compute, memory)
+    return bound, bound / seconds, "compute" if compute >= memory else "memory"
+
+
+# ---------------------------------------------------------------------------- one record
+
+def _keras_module(case):
+    """The PyTorch layer of ``case`` as a module, for :func:`porting.keras_from_torch`."""
+    import torch
+    return torch.nn.ConvTranspose2d(case.c_in, case.c_out, case.kernel, **case.kwargs, bias=False)
+
+
+def _keras_refusal(case):
+    """Why no Keras ``Conv2DTranspose`` computes ``case`` (None when one does): the mapping is
+    :mod:`tconv_utils.porting`'s."""
+    from .porting import keras_expressible_pairs
+    if case.groups != 1:
+        return "Keras Conv2DTranspose has no groups argument"
+    pairs = keras_expressible_pairs(case.kernel, case.stride, case.dilation)
+    if (case.padding, case.output_padding) not in pairs:
+        return (f"no Keras padding ('valid'/'same') keeps PyTorch's padding={case.padding}, "
+                f"output_padding={case.output_padding} (expressible: {pairs})")
     return None
 
 
-def _unsupported(case, formulation, device, dtype, mode, memory_format):
+def _unsupported(case, formulation, device, precision, mode, memory_format, cap=None):
     """Why a combination is not run (None when it is)."""
+    need = NEEDS_CAPABILITY.get(precision)
+    if device == "cuda" and need and cap is not None and tuple(cap) < need:
+        return (f"{precision} needs tensor cores of compute capability >= {need[0]}.{need[1]}; "
+                f"this GPU has {cap[0]}.{cap[1]}")
+    if precision.startswith("amp_") and mode != "fwd":
+        return "autocast is timed forward only"
+    if formulation == "compile_reduce_overhead":
+        if device != "cuda":
+            return "mode='reduce-overhead' replays CUDA graphs: a GPU only"
+        if mode != "fwd":
+            return "mode='reduce-overhead' is timed forward only"
     if formulation in ("numpy", "keras"):
         if device != "cpu":
             return f"{formulation} runs on the CPU only"
-        if dtype != "fp32" or mode != "fwd":
-            return f"{formulation} is timed in fp32, forward only"
+        if precision not in ("default", "fp32") or mode != "fwd":
+            return f"{formulation} is timed in float32, forward only"
         if formulation == "numpy" and memory_format != "nchw":
             return "numpy takes NCHW arrays"
         if formulation == "keras" and memory_format != "channels_last":
             return "Keras layers take channels-last (NHWC) input"
-        if formulation == "keras" and keras_padding(case) is None:
-            return ("Keras Conv2DTranspose has no groups and pads only 'valid'/'same'; this case "
-                    "needs groups or another padding")
-    elif memory_format == "nhwc":
-        return "torch formulations use nchw or channels_last"
+        if formulation == "keras":
+            return _keras_refusal(case)
     return None
 
 
 def _make_callable(formulation, case, x, w, mode):
-    """``fn()`` that runs one formulation (and, for fwdbwd, its backward) on ``x``, ``w``."""
+    """``fn()`` that runs one formulation (and, for fwdbwd, its backward) on ``x``, ``w``: the
+    formulation's bare call, its arguments checked once, here, not in every call. ``x`` and
+    ``w`` do not require gradients, so a forward call records no graph (no ``no_grad`` block
+    to enter per call)."""
     import torch
     kw = case.kwargs
     if formulation == "numpy":
@@ -307,31 +525,32 @@ def _make_callable(formulation, case, x, w, mode):
         xn, wn = x.numpy(), w.numpy()
         return lambda: conv_transpose2d(xn, wn, **kw)
     if formulation == "keras":
-        from .frameworks import keras_layer
-        layer = keras_layer(w.numpy(), stride=case.stride, padding=keras_padding(case),
-                            dilation=case.dilation)
-        xk = np.ascontiguousarray(np.moveaxis(x.numpy(), 1, -1))
+        from .porting import keras_from_torch
+        module = _keras_module(case)
+        with torch.no_grad():
+            module.weight.copy_(w)
+        layer = keras_from_torch(module)
         keras = sys.modules["keras"]
-        xk = keras.ops.convert_to_tensor(xk)
+        xk = keras.ops.convert_to_tensor(np.ascontiguousarray(np.moveaxis(x.numpy(), 1, -1)))
         return lambda: layer(xk)
-    if formulation == "compile":
+    op = fm.bind(formulation if formulation in TORCH_FORMULATIONS else "direct", x.shape,
+                 w.shape, **kw)
+    if formulation in COMPILE_MODES:
         torch._dynamo.reset()  # each case compiles afresh (no recompile limit, no reuse)
-        op = torch.compile(fm.direct, dynamic=False)
-    else:
-        op = getattr(fm, formulation)
+        if formulation == "compile_reduce_overhead":
+            # In a model the weight is a parameter at a fixed address, which CUDA graphs read
+            # in place; an input at an address that may change is copied in on every replay.
+            torch._dynamo.mark_static_address(w)
+        op = torch.compile(op, mode=COMPILE_MODES[formulation], dynamic=False)
     if mode == "fwd":
-        def fwd():
-            with torch.no_grad():
-                return op(x, w, **kw)
-        return fwd
+        return lambda: op(x, w)
     xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
     grad = torch.ones(case.out_shape(), dtype=x.dtype, device=x.device)
     if x.is_contiguous(memory_format=torch.channels_last):
         grad = grad.contiguous(memory_format=torch.channels_last)
 
     def fwdbwd():
-        y = op(xg, wg, **kw)
-        return torch.autograd.grad(y, (xg, wg), grad)
+        return torch.autograd.grad(op(xg, wg), (xg, wg), grad)
     return fwdbwd
 
 
@@ -344,14 +563,14 @@ def _as_tensor(y, like, keras=False):
     return y.detach().to(like.device, torch.float32)
 
 
-def _inputs(case, device, dtype, memory_format, seed=0):
+def _inputs(case, device, precision, memory_format, seed=0):
     """Random x and w scaled so that outputs are about unit size (fp16 stays in range)."""
     import torch
     gen = torch.Generator(device=device).manual_seed(seed)  # drawn where used: no big copies
     x = torch.randn(case.x_shape, generator=gen, device=device)
     fan = case.c_in // case.groups * case.kernel ** 2 / case.stride ** 2
     w = torch.randn(case.w_shape, generator=gen, device=device) / math.sqrt(max(fan, 1.0))
-    x, w = x.to(torch_dtype(dtype)), w.to(torch_dtype(dtype))
+    x, w = x.to(torch_dtype(precision)), w.to(torch_dtype(precision))
     if memory_format == "channels_last":
         x = x.contiguous(memory_format=torch.channels_last)
         w = w.contiguous(memory_format=torch.channels_last)
@@ -359,7 +578,7 @@ def _inputs(case, device, dtype, memory_format, seed=0):
 
 
 def _reference(case, x, w):
-    """F.conv_transpose2d in float32 with TF32 off: what every formulation is checked against."""
+    """F.conv_transpose2d in strict float32: what every formulation is checked against."""
     import torch
     import torch.nn.functional as F
     with _Precision("fp32"), torch.no_grad():
@@ -387,113 +606,228 @@ def _peak_memory(fn, device, formulation):
     return None, None  # CPU torch/TF allocations are invisible to tracemalloc
 
 
-def measure(case, formulation, *, device="cpu", dtype="fp32", memory_format="nchw", mode="fwd",
-            cudnn_benchmark=None, limits=None, min_run_time=0.2, check_only=False):
-    """Check one formulation against ``F.conv_transpose2d`` on ``case``, then time it.
+def _host_time(fn):
+    """The host's time to issue one call (GPU idle before it, so nothing blocks the launches):
+    the longest of three, each after a synchronisation."""
+    import torch
+    longest = 0.0
+    for _ in range(3):
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        fn()
+        longest = max(longest, time.perf_counter() - t0)
+    torch.cuda.synchronize()
+    return longest
 
-    Returns a result record (the dicts in a results file's ``results`` list).
+
+def _time_all(fn, rec, device, formulation, min_run_time, profile, cold):
+    """The timings of one checked callable, added to ``rec``."""
+    # On CUDA the first calls autotune (cudnn.benchmark); on the CPU one is enough.
+    rec.update(time_callable(fn, min_run_time=min_run_time, warmup=2 if device == "cuda" else 1))
+    if device == "cuda":
+        reps = int(np.clip(0.1 / rec["median_s"], 5, 20))
+        host = _host_time(fn)
+        cover = float(np.clip(3 * host, 2e-4, 0.05))  # sleep long enough to hide the host
+        rec["host_call_s"] = host
+        ev = time_events(fn, reps=reps, cover_s=cover)
+        rec.update(event_median_s=ev["median_s"], event_iqr_s=ev["iqr_s"],
+                   event_reps=ev["reps"], event_host_hidden=ev["host_hidden"])
+        if cold:
+            ev = time_events(fn, reps=reps, cover_s=cover, flush_bytes=flush_bytes(device))
+            rec.update(cold_median_s=ev["median_s"], cold_iqr_s=ev["iqr_s"],
+                       cold_reps=ev["reps"], cold_host_hidden=ev["host_hidden"],
+                       cold_clock="cuda events")
+    elif cold:  # a few calls: on a CPU the flush itself is slow
+        ev = time_cold_host(fn, device, int(np.clip(0.1 / rec["median_s"], 3, 5)))
+        rec.update(cold_median_s=ev["median_s"], cold_iqr_s=ev["iqr_s"], cold_reps=ev["reps"],
+                   cold_clock="host")
+    if profile and formulation not in ("numpy", "keras"):  # the profiler sees torch only
+        try:
+            rec.update(kernel_profile(fn, device))
+        except Exception as err:  # noqa: BLE001 - a profiler error must not lose a timing
+            rec["profile_error"] = f"{type(err).__name__}: {err}"[:300]
+    rec["peak_memory_bytes"], rec["peak_memory_method"] = _peak_memory(fn, device, formulation)
+
+
+def measure(case, formulation, *, device="cpu", precision="default", memory_format="nchw",
+            mode="fwd", cudnn_benchmark=None, limits=None, min_run_time=0.2, check_only=False,
+            cap=None, profile=True, cold=True):
+    """Check one formulation against ``F.conv_transpose2d`` on ``case``, then time it (see
+    :func:`_time_all`) and, if ``profile``, record the kernels it runs.
+
+    ``cap`` is the device's compute capability (None on the CPU). Returns a result record (the
+    dicts in a results file's ``results`` list). It measures in the calling process: run it in
+    a fresh one (as :func:`run` does) when the cuDNN plan cache matters.
     """
     import torch
-    rec = {"case": case.name, "formulation": formulation, "dtype": dtype,
+    start = time.perf_counter()
+    rec = {"case": case.name, "formulation": formulation, "precision": precision,
            "memory_format": memory_format, "mode": mode,
            "cudnn_benchmark": cudnn_benchmark if device == "cuda" else None,
            "status": "ok", "reason": None}
-    why = _unsupported(case, formulation, device, dtype, mode, memory_format)
+    why = _unsupported(case, formulation, device, precision, mode, memory_format, cap)
     if why:
         return {**rec, "status": "unsupported", "reason": why}
-    itemsize = torch_dtype(dtype).itemsize
-    counts = case.work(formulation, itemsize)
+    counts = case.work(formulation, torch_dtype(precision).itemsize)
     factor = 1 if mode == "fwd" else 3  # backward: one op for dx, one for dw, same work each
     rec.update(flops=factor * counts["useful_flops"], bytes=factor * counts["bytes"],
                formulation_flops=factor * counts["flops"],
                extra_bytes=factor * counts["extra_bytes"])
+    amp = autocast_dtype(precision)
     try:
-        with _Precision(dtype, cudnn_benchmark):
-            x, w = _inputs(case, device, dtype,
+        with _Precision(precision, cudnn_benchmark):
+            x, w = _inputs(case, device, precision,
                            "nchw" if formulation in ("numpy", "keras") else memory_format)
             ref = _reference(case, x, w)
             fn_fwd = _make_callable(formulation, case, x, w, "fwd")
-            t0 = time.perf_counter()
-            y = _as_tensor(fn_fwd(), ref, keras=formulation == "keras")
-            if formulation == "compile":
-                rec["compile_s"] = time.perf_counter() - t0
-            same = y.shape == ref.shape
-            err = float((y - ref).abs().max()) if same else float("inf")
-            rec["max_abs_error"] = err
-            rec["max_rel_error"] = err / max(float(ref.abs().max()), 1e-30)
-            del y
-            if not rec["max_rel_error"] <= TOLERANCE[dtype]:
-                return {**rec, "status": "mismatch",
-                        "reason": f"output differs from F.conv_transpose2d: same shape "
-                                  f"{same}, relative error {rec['max_rel_error']:.3g}"}
-            if check_only:
-                return rec
-            del ref
-            fn = fn_fwd if mode == "fwd" else _make_callable(formulation, case, x, w, mode)
-            if formulation == "compile" and mode != "fwd":
+            # Autocast is entered once around everything the call does, as around a model's
+            # forward, not in every timed call.
+            with torch.autocast(device, dtype=amp) if amp is not None else nullcontext():
                 t0 = time.perf_counter()
-                fn()
-                rec["compile_s"] = time.perf_counter() - t0
-            # On CUDA the first calls autotune (cudnn.benchmark); on the CPU one is enough.
-            t = time_callable(fn, min_run_time=min_run_time, warmup=2 if device == "cuda" else 1)
-            rec.update(t)
-            rec["peak_memory_bytes"], rec["peak_memory_method"] = _peak_memory(
-                fn, device, formulation)
+                y = _as_tensor(fn_fwd(), ref, keras=formulation == "keras")
+                if formulation in COMPILE_MODES:
+                    rec["compile_s"] = time.perf_counter() - t0
+                same = y.shape == ref.shape
+                err = float((y - ref).abs().max()) if same else float("inf")
+                rec["max_abs_error"] = err
+                rec["max_rel_error"] = err / max(float(ref.abs().max()), 1e-30)
+                del y, ref
+                tolerance = TOLERANCE["fp32" if device == "cpu" and precision == "default"
+                                      else precision]
+                if not rec["max_rel_error"] <= tolerance:
+                    return {**rec, "status": "mismatch",
+                            "reason": f"output differs from F.conv_transpose2d: same shape "
+                                      f"{same}, relative error {rec['max_rel_error']:.3g}"}
+                if check_only:
+                    return rec
+                fn = fn_fwd if mode == "fwd" else _make_callable(formulation, case, x, w, mode)
+                if formulation in COMPILE_MODES and mode != "fwd":
+                    t0 = time.perf_counter()
+                    fn()
+                    rec["compile_s"] = time.perf_counter() - t0
+                _time_all(fn, rec, device, formulation, min_run_time, profile, cold)
+    except RecordTimeout as err:
+        return {**rec, "status": "skipped", "reason": str(err),
+                "record_s": time.perf_counter() - start}
     except Exception as err:  # noqa: BLE001 - a failed formulation is a result, not a crash
         return {**rec, "status": "failed", "reason": f"{type(err).__name__}: {err}"[:500]}
     finally:
         if device == "cuda":
+            torch.cuda.synchronize()
             torch.cuda.empty_cache()
-    _roofline(rec, limits, dtype)
+    _rates(rec, limits, roof_key(precision, cap, rec.get("max_rel_error")))
+    rec["record_s"] = time.perf_counter() - start
     return rec
 
 
-def _roofline(rec, limits, dtype):
+def _rates(rec, limits, math_type):
+    """Achieved rates of a timed record and, with ``limits``, its roofline bound and fraction
+    against the FLOP roof of ``math_type`` (see :func:`roof_key`) and the copy rate."""
     med = rec["median_s"]
     rec["achieved_tflops"] = rec["flops"] / med / 1e12
     rec["achieved_gbps"] = rec["bytes"] / med / 1e9
-    if limits and dtype in limits["matmul"] and limits.get("copy"):
-        peak_f = limits["matmul"][dtype]["flops_per_s"]
-        peak_b = limits["copy"]["bytes_per_s"]
-        bound = max(rec["flops"] / peak_f, rec["bytes"] / peak_b)
-        rec["roofline_bound_s"] = bound
-        rec["roofline_fraction"] = bound / med
-        rec["bound_by"] = "compute" if rec["flops"] / peak_f >= rec["bytes"] / peak_b else "memory"
+    rec["roof_math"] = math_type
+    bound = roofline(rec["flops"], rec["bytes"], med, limits, math_type)
+    if bound:
+        rec["roofline_bound_s"], rec["roofline_fraction"], rec["bound_by"] = bound
+
+
+# ---------------------------------------------------------------------------- the plan
+
+def _cuda_plan(cases, formulations):
+    """CUDA records, most important first: PyTorch's defaults and the tuned setting; each
+    switch alone (cudnn.benchmark at the defaults and at tuned, so its effect is measured both
+    ways); autocast; every formulation; forward + backward; strict fp32 for every formulation;
+    torch.compile in both modes (largest case first: compile time is what a short budget runs
+    out of)."""
+    default, tuned = DEFAULT_SETTING, TUNED_SETTING
+    default_bench, fp32_bench = ("default", "nchw", True), ("fp32", "nchw", True)
+    one_change = [("fp32", "nchw", False), ("bf16", "nchw", False), ("fp16", "nchw", False),
+                  ("default", "channels_last", False), default_bench,
+                  ("bf16", "channels_last", False), ("amp_bf16", "channels_last", True),
+                  ("fp16", "channels_last", True), ("amp_fp16", "channels_last", True)]
+    rewrites = [f for f in formulations if f in TORCH_FORMULATIONS and f != "direct"]
+    items = [(c, "direct", *s, "fwd") for c in cases for s in (default, tuned)]
+    items += [(c, "direct", *s, "fwd") for c in cases for s in one_change]
+    items += [(c, f, *s, "fwd") for c in cases for f in rewrites for s in (default_bench, tuned)]
+    items += [(c, "gemm_col2im", "tf32", "nchw", True, "fwd") for c in cases
+              if "gemm_col2im" in rewrites]  # TF32 changes only the matmul formulation
+    items += [(c, "direct", *s, "fwdbwd") for c in cases for s in (default, tuned)]
+    items += [(c, f, *fp32_bench, "fwd") for c in cases for f in ["direct", *rewrites]]
+    largest_first = sorted(cases, key=lambda c: -c.work()["useful_flops"])
+    items += [(c, f, *s, "fwd") for f in COMPILE_MODES for c in largest_first
+              for s in (default, tuned)]
+    return items
+
+
+def _cpu_plan(cases, formulations, precisions):
+    """CPU records: every formulation forward in both layouts (NumPy in NCHW, Keras in NHWC),
+    F.conv_transpose2d forward + backward too, torch.compile last."""
+    items = []
+    for p in precisions:
+        for c in cases:
+            for f in formulations:
+                if f in COMPILE_MODES:
+                    continue
+                for mf in (("channels_last",) if f == "keras" else
+                           ("nchw",) if f == "numpy" else MEMORY_FORMATS):
+                    for mode in (MODES if f == "direct" else ("fwd",)):
+                        items.append((c, f, p, mf, None, mode))
+    order = sorted(cases, key=lambda c: -c.work()["useful_flops"])
+    items += [(c, "compile", p, "nchw", None, "fwd") for c in order for p in precisions]
+    return items
+
+
+def plan(device, cases, precisions, formulations, compile_=True):
+    """Ordered list of :class:`Item` restricted to ``precisions`` and ``formulations`` (the
+    ``torch.compile`` ones only if ``compile_``), without duplicates."""
+    formulations = [f for f in formulations if f not in COMPILE_MODES or compile_]
+    items = (_cuda_plan(cases, formulations) if device == "cuda"
+             else _cpu_plan(cases, formulations, precisions))
+    seen, out = set(), []
+    for c, f, p, mf, bench, mode in items:
+        key = (c.name, f, p, mf, bench, mode)
+        if f in formulations and p in precisions and key not in seen:
+            seen.add(key)
+            out.append(Item(c, f, p, mf, bench, mode))
+    return out
+
+
+ISOLATION = ("benchmark", "setting")
+
+
+def process_key(item, isolate="benchmark"):
+    """The worker process an item is measured in (within one repeat): ``torch.compile`` records
+    apart from eager ones, and one process per ``cudnn.benchmark`` value (``benchmark``) or per
+    layer and setting (``setting``: precision, layout and benchmark)."""
+    kind = "compile" if item.formulation in COMPILE_MODES else "eager"
+    if isolate == "setting":
+        return (kind, item.case.name, item.precision, item.memory_format, item.cudnn_benchmark)
+    return (kind, item.cudnn_benchmark)
+
+
+def schedule(items, repeats=1, isolate="benchmark"):
+    """Worker processes in the order they run, as ``(repeat, key, items)``: every eager group of
+    repeat 0 (all its items), then, for each further repeat, the eager groups again with their
+    :attr:`Item.repeated` items only (groups in the reverse order every other repeat, so that a
+    slow drift of the clocks is not pinned on one setting), then the compile groups."""
+    if isolate not in ISOLATION:
+        raise ValueError(f"isolate must be one of {ISOLATION}, got {isolate!r}")
+    if int(repeats) < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    groups = {}
+    for item in items:
+        groups.setdefault(process_key(item, isolate), []).append(item)
+    eager = [(k, v) for k, v in groups.items() if k[0] == "eager"]
+    out = [(0, k, v) for k, v in eager]
+    for r in range(1, int(repeats)):
+        order = eager[::-1] if r % 2 else eager
+        out += [(r, k, [i for i in v if i.repeated]) for k, v in order]
+    out += [(0, k, v) for k, v in groups.items() if k[0] == "compile"]
+    return [(r, k, v) for r, k, v in out if v]
 
 
 # ---------------------------------------------------------------------------- the run
-
-def plan(device, cases, dtypes, formulations, compile_=True):
-    """Ordered list of (case, formulation, dtype, memory_format, mode, cudnn_benchmark).
-
-    Most important first, so that a run cut short by its budget keeps what matters: every
-    formulation at cudnn.benchmark on; then cudnn.benchmark off for ``direct``; torch.compile last.
-    """
-    cuda = device == "cuda"
-    bench_on = True if cuda else None
-    items = []
-    for dtype in dtypes:
-        for case in cases:
-            for f in formulations:
-                if f == "compile":
-                    continue
-                for mf in (("channels_last",) if f == "keras" else MEMORY_FORMATS):
-                    for mode in MODES:
-                        if f in ("numpy", "keras") and (mode != "fwd" or mf == "channels_last"
-                                                        and f == "numpy"):
-                            continue
-                        items.append((case, f, dtype, mf, mode, bench_on))
-    if cuda and "direct" in formulations:
-        items += [(case, "direct", dtype, mf, mode, False)
-                  for dtype in dtypes for case in cases for mf in MEMORY_FORMATS for mode in MODES]
-    if compile_ and "compile" in formulations:
-        # The largest case first: compile time is what a short budget runs out of.
-        order = sorted(cases, key=lambda c: -c.work()["useful_flops"])
-        modes = MODES if cuda else ("fwd",)
-        items += [(case, "compile", dtype, "nchw", mode, bench_on)
-                  for mode in modes for case in order for dtype in dtypes]
-    return items
-
 
 def set_threads(n):
     """Run torch, NumPy's BLAS and TensorFlow (if imported) on ``n`` threads; returns what was
@@ -538,103 +872,243 @@ def _progress(total, enabled):
         from tqdm.auto import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, unit="timing", file=sys.stderr)
+    return tqdm(total=total, unit="record", file=sys.stderr)
 
 
-def run(device="cpu", dtypes=None, *, quick=False, out=None, budget_s=None, formulations=None,
-        compile_=None, min_run_time=None, threads=None, progress=True, notes=""):
-    """Benchmark every case x formulation x setting on ``device``; return (and write) results.
-
-    ``budget_s`` stops starting new measurements after that many seconds (the rest are recorded
-    as skipped); ``compile_`` defaults to on for CUDA and for a full CPU run.
-    """
+def _check_args(device, precisions, formulations, repeats, isolate):
     import torch
-    start = time.perf_counter()
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but torch.cuda.is_available() is False")
-    dtypes = list(dtypes or (DTYPES if device == "cuda" else ("fp32",)))
-    for d in dtypes:
-        if d not in DTYPES:
-            raise ValueError(f"dtype must be one of {DTYPES}, got {d!r}")
-        if d == "tf32" and device != "cuda":
-            raise ValueError("dtype 'tf32' exists only on CUDA (tensor cores); use fp32 on CPU")
-    if formulations is None:
-        formulations = list(TORCH_FORMULATIONS) + ["compile"]
-        if device == "cpu":
-            formulations += ["numpy", "keras"]
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {p!r}")
+        if p == "tf32" and device != "cuda":
+            raise ValueError("precision 'tf32' exists only on CUDA (tensor cores); the CPU's "
+                             "'default' is strict float32")
     for f in formulations:
         if f not in ALL_FORMULATIONS:
             raise ValueError(f"formulation must be one of {ALL_FORMULATIONS}, got {f!r}")
+    schedule([], repeats, isolate)  # its own checks of repeats and isolate
+
+
+def _skipped(item, reason, repeat):
+    return {**item.as_dict(), "status": "skipped", "reason": reason, "repeat": repeat}
+
+
+def _run_worker(spec, items, timeout):
+    """Run one worker process on ``items``; returns (records in plan order, process info,
+    whether SIGINT stopped it). Records the worker did not write (killed at ``timeout``,
+    crashed, interrupted) come back skipped, with the reason."""
+    package_root = str(Path(__file__).resolve().parents[1])  # importable however we were
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [package_root] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    interrupted = False
+    with tempfile.TemporaryDirectory(prefix="tconv-bench-") as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "records.jsonl"
+        spec_path.write_text(json.dumps({**spec, "items": [i.as_dict() for i in items]}))
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "tconv_utils.bench", "--worker",
+                                 str(spec_path), str(out_path)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = proc.communicate(timeout=timeout)
+            why = f"worker exited with code {proc.returncode}"
+        except (subprocess.TimeoutExpired, KeyboardInterrupt) as stop:
+            interrupted = isinstance(stop, KeyboardInterrupt)
+            proc.kill()
+            _, err = proc.communicate()
+            why = ("interrupted (SIGINT)" if interrupted
+                   else f"worker killed after {timeout:.0f} s (time budget)")
+        lines = out_path.read_text().splitlines() if out_path.exists() else []
+    done = [json.loads(line) for line in lines if line.endswith("}")]
+    info = {"pid": proc.pid, "returncode": proc.returncode, "records": len(done),
+            "elapsed_s": time.perf_counter() - start,
+            "stderr_tail": (err or "")[-2000:] if proc.returncode else None}
+    done += [_skipped(i, why, spec["repeat"]) for i in items[len(done):]]
+    return done, info, interrupted
+
+
+def run(device="cpu", precisions=None, *, quick=False, out=None, budget_s=None, formulations=None,
+        compile_=None, min_run_time=None, threads=None, progress=True, notes="",
+        record_cap_s=None, profile=True, cold=True, repeats=None, isolate="benchmark"):
+    """Benchmark the planned records on ``device`` in fresh worker processes (see the module's
+    docstring); return (and write) the results dict.
+
+    ``budget_s`` bounds the whole run (the ceilings included): no worker starts after it and a
+    running one is stopped when it is spent (its records not done are recorded as skipped).
+    ``record_cap_s`` (default 90 s on CUDA, 120 s on the CPU) stops any single record.
+    ``repeats`` (default 3, 1 with ``quick``) is the number of processes each direct forward
+    record is measured in; ``isolate`` groups records into processes (:func:`process_key`).
+    ``compile_`` defaults to on for CUDA and for a full CPU run. ``profile`` and ``cold`` add
+    the profiler's kernels and the flushed-cache timing.
+    """
+    import importlib.util
+
+    import torch
+    start = time.perf_counter()
+    precisions = list(precisions or (PRECISIONS if device == "cuda" else ("default",)))
+    if formulations is None:
+        formulations = list(TORCH_FORMULATIONS) + list(COMPILE_MODES)
+        if device == "cpu":
+            formulations += ["numpy", "keras"]
+    repeats = (1 if quick else 3) if repeats is None else repeats
+    _check_args(device, precisions, formulations, repeats, isolate)
     if compile_ is None:
         compile_ = device == "cuda" or not quick
     if min_run_time is None:
         min_run_time = 0.01 if quick else (0.05 if device == "cuda" else 0.08)
-    free = torch.cuda.mem_get_info()[0] if device == "cuda" else None
-    cases = default_cases(device, quick, free)
-    if "keras" in formulations:
-        try:
-            from .frameworks import _import_keras
-            _import_keras()
-        except ImportError:
-            formulations = [f for f in formulations if f != "keras"]
-            notes += " Keras is not installed here: its timings are absent."
+    if record_cap_s is None:
+        record_cap_s = 90.0 if device == "cuda" else 120.0
+    if "keras" in formulations and importlib.util.find_spec("keras") is None:
+        formulations = [f for f in formulations if f != "keras"]
+        notes += " Keras is not installed here: its timings are absent."
+    _Precision.at_start = _torch_flags()
+    cap = capability(device)
     threads_set = set_threads(threads) if threads else None
     results = {"schema_version": SCHEMA_VERSION, "environment": environment(device),
-               "settings": {"quick": quick, "dtypes": dtypes, "formulations": list(formulations),
-                            "compile": bool(compile_), "min_run_time_s": min_run_time,
-                            "budget_s": budget_s, "threads": threads_set, "timer": "torch.utils.benchmark.Timer."
-                            "adaptive_autorange, median and IQR of per-call block times",
-                            "tolerance": {d: TOLERANCE[d] for d in dtypes},
+               "settings": {"quick": quick, "precisions": precisions,
+                            "precision_meaning": {p: PRECISION_MEANING[p] for p in precisions},
+                            "formulations": list(formulations), "compile": bool(compile_),
+                            "min_run_time_s": min_run_time, "budget_s": budget_s,
+                            "record_cap_s": record_cap_s, "threads": threads_set,
+                            "profile": profile, "cold": cold, "flush_bytes": flush_bytes(device),
+                            "repeats": repeats, "isolate": isolate,
+                            "timer": "median and IQR of per-call times of blocks of "
+                                     "back-to-back calls (torch.utils.benchmark.Timer.timeit, "
+                                     "at least 5 blocks); on CUDA also event_median_s (device "
+                                     "time per call, host hidden) and cold_median_s (the same "
+                                     "after a cache flush); on the CPU cold_median_s by the "
+                                     "host clock",
+                            "tolerance": {p: TOLERANCE[p] for p in precisions},
                             "work_model": "flops = 2 x useful multiply-adds; bytes = read x and w"
-                            " once, write y once; fwdbwd counts 3x both"},
-               "notes": notes.strip(), "complete": False, "elapsed_s": 0.0,
-               "cases": [c.as_dict() for c in cases], "limits": None, "results": []}
-    results["limits"] = device_limits(device, dtypes, quick, min_run_time=min_run_time * 2)
+                                          " once, write y once, at the tensors' itemsize; "
+                                          "fwdbwd counts 3x both"},
+               "notes": notes.strip(), "complete": False, "stopped_by": None, "elapsed_s": 0.0,
+               "cases": [], "limits": None, "processes": [], "results": []}
+    results["limits"] = device_limits(device, precisions, quick, min_run_time * 2, cap)
+    # The large layer is sized from what is free once the parent holds only its context.
+    free = torch.cuda.mem_get_info()[0] if device == "cuda" else None
+    cases = default_cases(device, quick, free)
+    results["cases"] = [c.as_dict() for c in cases]
+    workers = schedule(plan(device, cases, precisions, formulations, compile_), repeats, isolate)
     _write(results, out)
-    items = plan(device, cases, dtypes, formulations, compile_)
-    bar = _progress(len(items), progress)
+    spec = {"device": device, "cap": cap, "limits": results["limits"], "cases": results["cases"],
+            "threads": threads, "min_run_time": min_run_time, "record_cap_s": record_cap_s,
+            "profile": profile, "cold": cold, "keras": "keras" in formulations,
+            "deadline": None if budget_s is None else time.time() + budget_s - (
+                time.perf_counter() - start)}
+    bar = _progress(sum(len(group) for _, _, group in workers), progress)
     try:
-        for case, f, dtype, mf, mode, bench in items:
-            elapsed = time.perf_counter() - start
-            if budget_s is not None and elapsed > budget_s:
-                rec = {"case": case.name, "formulation": f, "dtype": dtype, "memory_format": mf,
-                       "mode": mode, "cudnn_benchmark": bench, "status": "skipped",
-                       "reason": f"time budget of {budget_s} s spent"}
+        for index, (repeat, key, group) in enumerate(workers):
+            left = None if budget_s is None else budget_s - (time.perf_counter() - start)
+            if left is not None and left < 1.0:
+                recs = [_skipped(i, f"time budget of {budget_s} s spent", repeat) for i in group]
+                info, interrupted = {"pid": None, "returncode": None, "records": 0,
+                                     "elapsed_s": 0.0, "stderr_tail": None}, False
             else:
-                rec = measure(case, f, device=device, dtype=dtype, memory_format=mf, mode=mode,
-                              cudnn_benchmark=bench, limits=results["limits"],
-                              min_run_time=min_run_time)
-            results["results"].append(rec)
+                timeout = (left + WORKER_GRACE_S if left is not None
+                           else record_cap_s * len(group) + 120)
+                recs, info, interrupted = _run_worker(
+                    {**spec, "repeat": repeat, "process": index}, group, timeout)
+            results["processes"].append({"index": index, "repeat": repeat,
+                                         "key": [str(k) for k in key], **info})
+            results["results"] += recs
             results["elapsed_s"] = time.perf_counter() - start
             _write(results, out)
             if bar is not None:
-                bar.set_postfix_str(f"{case.name} {f} {dtype}", refresh=False)
-                bar.update()
+                bar.set_postfix_str(f"repeat {repeat} {' '.join(map(str, key))}", refresh=False)
+                bar.update(len(group))
+            if interrupted:
+                raise KeyboardInterrupt
+        results["complete"] = True
+    except KeyboardInterrupt:  # SIGINT (e.g. `timeout -s INT`): keep what is measured
+        results["stopped_by"] = "interrupted (SIGINT) before the plan was done"
     finally:
         if bar is not None:
             bar.close()
-    results["complete"] = True
-    results["elapsed_s"] = time.perf_counter() - start
-    _write(results, out)
+        results["environment"]["loadavg_end"] = _loadavg()
+        if device == "cuda":
+            results["environment"]["gpu_state_end"] = gpu_state()
+        results["elapsed_s"] = time.perf_counter() - start
+        _write(results, out)
     return results
 
 
+def worker(spec_path, out_path):
+    """A worker process: measure the items of ``spec_path`` in order, appending each record to
+    ``out_path`` as one JSON line as soon as it is done."""
+    import torch
+    spec = json.loads(Path(spec_path).read_text())
+    device, cap = spec["device"], spec["cap"]
+    _Precision.at_start = _torch_flags()  # a fresh process: PyTorch's defaults
+    if spec["keras"]:
+        from .frameworks import import_keras
+        import_keras()
+    if spec["threads"]:
+        set_threads(spec["threads"])
+    cases = {c["name"]: Case.from_dict(c) for c in spec["cases"]}
+    deadline = spec["deadline"]
+    with open(out_path, "a") as out:
+        for d in spec["items"]:
+            item = Item(cases[d["case"]], d["formulation"], d["precision"], d["memory_format"],
+                        d["cudnn_benchmark"], d["mode"])
+            left = None if deadline is None else deadline - time.time()
+            if left is not None and left < 1.0:
+                rec = _skipped(item, "time budget spent", spec["repeat"])
+            else:
+                cap_s = spec["record_cap_s"] if left is None else min(spec["record_cap_s"], left)
+                timer = TimeCap(cap_s)
+                try:
+                    with timer:
+                        rec = measure(item.case, item.formulation, device=device,
+                                      precision=item.precision, memory_format=item.memory_format,
+                                      mode=item.mode, cudnn_benchmark=item.cudnn_benchmark,
+                                      limits=spec["limits"], min_run_time=spec["min_run_time"],
+                                      cap=cap, profile=spec["profile"], cold=spec["cold"])
+                except RecordTimeout as err:  # fired outside measure's own handler
+                    rec = _skipped(item, str(err), spec["repeat"])
+                if timer.fired and rec["status"] != "skipped":  # a caught alarm is still a stop
+                    rec = _skipped(item, f"stopped at its time cap of {cap_s:g} s",
+                                   spec["repeat"])
+            rec.update(repeat=spec["repeat"], process=spec["process"])
+            out.write(json.dumps(rec, default=float) + "\n")
+            out.flush()
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--worker"]:
+        worker(*argv[1:3])
+        return 0
     parser = argparse.ArgumentParser(prog="python -m tconv_utils.bench",
                                      description="Time transposed-convolution formulations.")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--dtype", default=None,
-                        help="comma-separated subset of fp32,tf32,bf16,fp16 (default: all four "
-                             "on cuda, fp32 on cpu)")
+    parser.add_argument("--precision", default=None,
+                        help=f"comma-separated subset of {','.join(PRECISIONS)} (default: all "
+                             "on cuda, 'default' on cpu)")
     parser.add_argument("--quick", action="store_true", help="small sizes, short timings")
     parser.add_argument("--out", required=True, help="results JSON (rewritten as results come)")
     parser.add_argument("--budget-s", type=float, default=None,
-                        help="start no new measurement after this many seconds")
+                        help="the whole run stops after this many seconds (records not done "
+                             "are marked skipped)")
+    parser.add_argument("--record-cap-s", type=float, default=None,
+                        help="stop any one record after this many seconds (default 90 cuda, "
+                             "120 cpu)")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="processes each direct forward record is measured in (default 3, "
+                             "1 with --quick)")
+    parser.add_argument("--isolate", choices=ISOLATION, default="benchmark",
+                        help="one worker process per cudnn.benchmark value (default) or per "
+                             "layer and setting")
     parser.add_argument("--formulations", default=None,
                         help=f"comma-separated subset of {','.join(ALL_FORMULATIONS)}")
     parser.add_argument("--no-compile", action="store_true", help="leave torch.compile out")
+    parser.add_argument("--no-profile", action="store_true", help="skip torch.profiler")
+    parser.add_argument("--no-cold", action="store_true", help="skip the flushed-cache timing")
     parser.add_argument("--min-run-time", type=float, default=None,
                         help="seconds of timing per measurement, at most 10x that "
                              "(default 0.01 quick, 0.05 cuda, 0.08 cpu)")
@@ -645,223 +1119,23 @@ def main(argv=None):
     args = parser.parse_args(argv)
     split = (lambda s: [v.strip() for v in s.split(",") if v.strip()] if s else None)
     try:
-        res = run(args.device, split(args.dtype), quick=args.quick, out=args.out,
+        res = run(args.device, split(args.precision), quick=args.quick, out=args.out,
                   budget_s=args.budget_s, formulations=split(args.formulations),
                   compile_=False if args.no_compile else None, min_run_time=args.min_run_time,
-                  threads=args.threads,
-                  progress=not args.no_progress, notes=args.notes)
+                  threads=args.threads, progress=not args.no_progress, notes=args.notes,
+                  record_cap_s=args.record_cap_s, profile=not args.no_profile,
+                  cold=not args.no_cold, repeats=args.repeats, isolate=args.isolate)
     except ValueError as err:
         parser.error(str(err))
     counts = {}
     for r in res["results"]:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
-    print(f"wrote {args.out}: {len(res['results'])} records {counts} in {res['elapsed_s']:.1f} s")
-    return 0
-
-
-# ---------------------------------------------------------------------------- reading results
-
-def load_results(paths):
-    """Results files as ``{stem: dict}``, in sorted order of path."""
-    return {Path(p).stem: json.loads(Path(p).read_text()) for p in sorted(map(str, paths))}
-
-
-def ok_results(results, **match):
-    """The timed records of one results dict whose fields equal ``match``."""
-    return [r for r in results["results"] if r["status"] == "ok" and "median_s" in r
-            and all(r.get(k) == v for k, v in match.items())]
-
-
-def default_setting(results):
-    """The setting the formulation comparison is drawn at: first dtype, NCHW, forward."""
-    s = {"dtype": results["settings"]["dtypes"][0], "memory_format": "nchw", "mode": "fwd"}
-    if results["environment"]["device_type"] == "cuda":
-        s["cudnn_benchmark"] = True
-    return s
-
-
-def table(results, setting=None, formulations=None):
-    """Rows ``(case, formulation, median ms, IQR ms, TFLOP/s, roofline fraction)`` at one setting
-    (default :func:`default_setting`; Keras is kept at its own NHWC layout)."""
-    setting = setting or default_setting(results)
-    rows = []
-    for case in results["cases"]:
-        for r in results["results"]:
-            if r["case"] != case["name"] or r["status"] != "ok" or "median_s" not in r:
-                continue
-            if formulations and r["formulation"] not in formulations:
-                continue
-            want = dict(setting)
-            if r["formulation"] == "keras":
-                want["memory_format"] = "channels_last"
-            if all(r.get(k) == v for k, v in want.items()):
-                rows.append((case["name"], r["formulation"], 1e3 * r["median_s"],
-                             1e3 * r["iqr_s"], r["achieved_tflops"],
-                             r.get("roofline_fraction")))
-    return rows
-
-
-def format_table(rows):
-    lines = [f"{'case':<8} {'formulation':<15} {'median ms':>10} {'IQR ms':>8} {'TFLOP/s':>8} "
-             f"{'roofline':>8}"]
-    for case, f, med, iqr, tf, frac in rows:
-        frac_s = "-" if frac is None else f"{frac:.3f}"
-        lines.append(f"{case:<8} {f:<15} {med:>10.3f} {iqr:>8.3f} {tf:>8.4f} {frac_s:>8}")
-    return "\n".join(lines)
-
-
-def fastest(results, setting=None):
-    """Per case, the fastest exact formulation at ``setting``: ``{case: (formulation, ms)}``."""
-    best = {}
-    for case, f, med, *_ in table(results, setting):
-        if case not in best or med < best[case][1]:
-            best[case] = (f, med)
-    return best
-
-
-def best_setting(results):
-    """Per case, the fastest record over every formulation and setting."""
-    best = {}
-    for r in ok_results(results):
-        if r["mode"] != "fwd":
-            continue
-        if r["case"] not in best or r["median_s"] < best[r["case"]]["median_s"]:
-            best[r["case"]] = r
-    return best
-
-
-def versus(results, formulation, baseline="direct", family=None, setting=None):
-    """Rows ``(case, ms, baseline ms, ms / baseline ms, fraction of the matmul rate)`` comparing
-    ``formulation`` with ``baseline`` at one setting, optionally for one case family."""
-    rows = table(results, setting)
-    families = {c["name"]: c["family"] for c in results["cases"]}
-    dtype = (setting or default_setting(results))["dtype"]
-    peak = results["limits"]["matmul"][dtype]["flops_per_s"]
-    found = {(c, f): (ms, tf) for c, f, ms, _, tf, _ in rows}
-    out = []
-    for case in families:
-        if family and families[case] != family:
-            continue
-        if (case, formulation) in found and (case, baseline) in found:
-            ms, tf = found[(case, formulation)]
-            base = found[(case, baseline)][0]
-            out.append((case, ms, base, ms / base, tf * 1e12 / peak))
-    return out
-
-
-def _ratio(results, field, slow, fast, **match):
-    """Median over matching (case, other settings) of time(field=slow) / time(field=fast)."""
-    times = {}
-    for r in ok_results(results, **match):
-        key = tuple((k, r[k]) for k in ("case", "formulation", "dtype", "memory_format", "mode",
-                                        "cudnn_benchmark") if k != field)
-        times.setdefault(key, {})[r[field]] = r["median_s"]
-    ratios = [t[slow] / t[fast] for t in times.values() if slow in t and fast in t]
-    return (float(np.median(ratios)), len(ratios)) if ratios else (None, 0)
-
-
-def findings(results):
-    """Measured statements for the chapter's "what to do in practice" list, as strings."""
-    env, out = results["environment"], []
-    name = f"{env['name']} ({env['device_type']})"
-    best = fastest(results)
-    wins = sorted(c for c, (f, _) in best.items() if f == "direct")
-    out.append(f"{name}: F.conv_transpose2d is the fastest exact formulation in {len(wins)} of "
-               f"{len(best)} cases at {default_setting(results)}; elsewhere: "
-               + (", ".join(f"{c}: {f}" for c, (f, _) in best.items() if f != "direct")
-                  or "none"))
-    r, n = _ratio(results, "memory_format", "nchw", "channels_last", formulation="direct")
-    if r:
-        out.append(f"{name}: channels_last vs NCHW for F.conv_transpose2d: NCHW time / "
-                   f"channels_last time = {r:.2f} (median of {n} pairs; > 1 means channels_last "
-                   "is faster)")
-    r, n = _ratio(results, "mode", "fwdbwd", "fwd", formulation="direct")
-    if r:
-        out.append(f"{name}: forward + backward costs {r:.2f}x the forward alone (median of {n})")
-    if env["device_type"] == "cuda":
-        r, n = _ratio(results, "cudnn_benchmark", False, True, formulation="direct")
-        if r:
-            out.append(f"{name}: cudnn.benchmark off / on = {r:.2f} (median of {n} pairs; > 1 "
-                       "means switching it on helps)")
-        for dtype in results["settings"]["dtypes"]:
-            if dtype != "fp32":
-                r, n = _ratio(results, "dtype", "fp32", dtype, formulation="direct")
-                if r:
-                    out.append(f"{name}: fp32 time / {dtype} time = {r:.2f} (median of {n})")
-        r, n = _ratio(results, "formulation", "direct", "compile", mode="fwd")
-        if r:
-            out.append(f"{name}: F.conv_transpose2d time / torch.compile time = {r:.2f} "
-                       f"(median of {n}; > 1 means compile is faster)")
-    largest = max(results["cases"], key=lambda c: c["useful_flops"])["name"]
-    recs = [r for r in ok_results(results, case=largest) if r.get("roofline_fraction")]
-    if recs:
-        top = max(recs, key=lambda r: r["roofline_fraction"])
-        out.append(f"{name}: on the largest case ({largest}) the best record reaches "
-                   f"{top['roofline_fraction']:.0%} of the roofline bound: {top['formulation']}, "
-                   f"{top['dtype']}, {top['memory_format']}, {top['mode']}, cudnn.benchmark="
-                   f"{top['cudnn_benchmark']} ({'meets' if top['roofline_fraction'] >= 0.6 else 'misses'}"
-                   " the 60 % target)")
-    return out
-
-
-# ---------------------------------------------------------------------------- plots
-
-def plot_times(results, setting=None, ax=None, title=None):
-    """Bar chart: median time (log scale, IQR as error bar) per formulation, per case."""
-    import matplotlib.pyplot as plt
-    rows = table(results, setting)
-    cases = [c["name"] for c in results["cases"] if any(r[0] == c["name"] for r in rows)]
-    forms = [f for f in ALL_FORMULATIONS if any(r[1] == f for r in rows)]
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.2), dpi=90)
-    width = 0.8 / max(len(forms), 1)
-    for j, f in enumerate(forms):
-        xs, ys, es = [], [], []
-        for i, c in enumerate(cases):
-            for case, ff, med, iqr, *_ in rows:
-                if case == c and ff == f:
-                    xs.append(i + (j - (len(forms) - 1) / 2) * width)
-                    ys.append(med)
-                    es.append(iqr / 2)
-        ax.bar(xs, ys, width, yerr=es, label=f, capsize=1.5)
-    ax.set_xticks(range(len(cases)))
-    ax.set_xticklabels(cases)
-    ax.set_yscale("log")
-    ax.set_ylabel("median time (ms)")
-    setting = setting or default_setting(results)
-    ax.set_title(title or f"{results['environment']['name'][:40]}, "
-                 + ", ".join(f"{k}={v}" for k, v in setting.items()), fontsize=9)
-    ax.legend(fontsize=7, ncol=min(len(forms), 4))
-    return ax
-
-
-def plot_roofline(results, ax=None, formulation="direct", title=None):
-    """The roofline of the device (measured matmul and copy rates) with every timed setting of
-    ``formulation`` as a point: x = useful FLOPs per compulsory byte, y = achieved FLOP/s."""
-    import matplotlib.pyplot as plt
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 3.6), dpi=90)
-    lim = results["limits"]
-    bw = lim["copy"]["bytes_per_s"]
-    xs = np.logspace(-1, 4, 200)
-    markers = {"fp32": "o", "tf32": "s", "bf16": "^", "fp16": "v"}
-    for i, (dtype, m) in enumerate(lim["matmul"].items()):
-        ax.plot(xs, np.minimum(m["flops_per_s"], bw * xs) / 1e12, color=f"C{i}", lw=1,
-                label=f"roof {dtype}")
-        recs = ok_results(results, formulation=formulation, dtype=dtype)
-        for r in recs:
-            filled = r["memory_format"] == "nchw"
-            ax.scatter(r["flops"] / r["bytes"], r["achieved_tflops"], marker=markers[dtype],
-                       s=18, color=f"C{i}" if filled else "none", edgecolors=f"C{i}",
-                       linewidths=0.8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("useful FLOPs per compulsory byte")
-    ax.set_ylabel("achieved TFLOP/s")
-    ax.set_title(title or f"{results['environment']['name'][:40]}: {formulation} "
-                 "(filled NCHW, hollow channels-last)", fontsize=9)
-    ax.legend(fontsize=7)
-    return ax
+    print(f"wrote {args.out}: {len(res['results'])} records {counts} in {res['elapsed_s']:.1f} s"
+          + (f"; {res['stopped_by']}" if res["stopped_by"] else ""))
+    from .bench_report import findings
+    for line in findings(res):
+        print("-", line)
+    return 0 if res["complete"] else 130
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ needs NumPy alone and a missing framework is named when it is needed.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 
@@ -25,15 +26,67 @@ def _import_torch():
     return torch
 
 
-def _import_keras():
-    # TensorFlow logs to stderr at import unless told not to (a reader's own choice wins).
+def import_keras():
+    """Import Keras (and TensorFlow beneath it) with its start-up log kept off stderr; return it.
+
+    While it loads, TensorFlow's C++ runtime writes a notice ("oneDNN custom operations are on
+    ...") straight to file descriptor 2, before any Python setting can stop it, so a notebook
+    would store it as an error stream. The descriptor points at os.devnull for the import only.
+    Unlike ``TF_ENABLE_ONEDNN_OPTS=0``, this leaves the choice of TensorFlow's kernels to the
+    reader's machine and settings (see :func:`tf_dilated` for what that choice changes).
+    """
+    # TensorFlow's later C++ log lines (INFO and WARNING) stay quiet; a reader's own choice wins.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # else oneDNN logs before absl starts
+    if "keras" not in sys.modules:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        try:
+            import keras  # noqa: F401
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("this function needs Keras (pip install tensorflow)") from err
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    return sys.modules["keras"]
+
+
+# TensorFlow computes a transposed convolution with a dilation above 1 (the same op is the input
+# gradient of a dilated convolution) only in its oneDNN CPU kernels. Those are on by default in
+# its x86-64 Windows builds and, on Linux, on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX
+# instructions (tensorflow/core/util/port.cc); TF_ENABLE_ONEDNN_OPTS=1 or 0 turns them on or off.
+# TensorFlow's other CPU kernels refuse such a dilation with this error:
+_TF_DILATION_REFUSAL = ("InvalidArgumentError", "dilation rates larger than 1")
+
+
+def tf_refused_dilation(err) -> bool:
+    """Whether ``err`` is TensorFlow's refusal of a dilation above 1 by its non-oneDNN kernels.
+
+    ``err`` is the exception, or a :class:`tconv_utils.keras_backends.BackendError` that carries
+    its type's name and message back from a worker process.
+    """
+    kind = getattr(err, "kind", type(err).__name__)
+    message = getattr(err, "message", str(err))
+    return kind == _TF_DILATION_REFUSAL[0] and _TF_DILATION_REFUSAL[1] in message
+
+
+def tf_dilated(run):
+    """``run()``, or ``None`` where TensorFlow refuses it for a dilation above 1.
+
+    ``run`` calls Keras or TensorFlow with a dilation above 1. TensorFlow's oneDNN kernels
+    compute it; its other CPU kernels raise ``InvalidArgumentError`` ("... do not yet support
+    dilation rates larger than 1"), which becomes ``None`` (:func:`tf_refused_dilation`). Which
+    kernels run depends on the machine and on ``TF_ENABLE_ONEDNN_OPTS``, so a check that runs a
+    dilated layer in Keras asserts both outcomes: the numbers where it computes, the refusal
+    where it does not. Every other error propagates.
+    """
     try:
-        import keras
-    except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError("this function needs Keras (pip install tensorflow)") from err
-    return keras
+        return run()
+    except Exception as err:
+        if tf_refused_dilation(err):
+            return None
+        raise
 
 
 def keras_kernel_from_torch(w) -> np.ndarray:
@@ -84,7 +137,7 @@ def torch_conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding
 
 def keras_layer(w, bias=None, *, stride=1, padding="valid", output_padding=None, dilation=1):
     """A built Keras ``Conv{1,2,3}DTranspose`` holding the PyTorch-layout weight ``w``."""
-    keras = _import_keras()
+    keras = import_keras()
     w = numeric_array("w", w)
     nd = w.ndim - 2
     if nd not in (1, 2, 3):

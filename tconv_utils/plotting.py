@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from html import escape
 
 import numpy as np
 
@@ -197,14 +198,15 @@ def plot_zero_insertion(x, kernel, stride=1, *, dpi=80):
     return fig
 
 
-def scatter_animation(x, kernel, stride=1, *, dpi=60, interval=900, as_html_object=True):
+def scatter_animation(x, kernel, stride=1, *, dpi=60, interval=900, as_html_object=True,
+                      alt=None):
     """An animation of the scatter: one frame per input cell, the running sum growing.
 
     Drawn with matplotlib's JavaScript HTML writer (``to_jshtml``: frames embedded as PNG, no
     ffmpeg), without its link to a Font Awesome CDN. matplotlib names the player with a random
     ``uuid4``; it is replaced here by a hash of the content, so equal frames give byte-equal
-    HTML. Returns an
-    ``IPython.display.HTML`` object (or the HTML string with ``as_html_object=False``).
+    HTML. ``alt`` describes the picture to screen readers (default: what every frame shows).
+    Returns an ``IPython.display.HTML`` object (or the HTML string with ``as_html_object=False``).
     """
     from matplotlib import animation
     x, kernel = _grid_2d("x", x), _grid_2d("kernel", kernel)
@@ -232,6 +234,15 @@ def scatter_animation(x, kernel, stride=1, *, dpi=60, interval=900, as_html_obje
     # The player links Font Awesome from a CDN for its button icons: offline (a downloaded site,
     # the test browser) that link fails. The book's theme ships Font Awesome itself.
     html = re.sub(r'<link rel="stylesheet"[^>]*font-awesome[^>]*>\s*', "", html)
+    # matplotlib's player gives its picture no text alternative and its slider no name.
+    if alt is None:
+        alt = (f"Animation in {len(terms) + 1} frames of the {shape[0]}x{shape[1]} output: it "
+               f"starts at zeros, and each frame adds one input cell times the kernel into the "
+               f"window that cell writes to, showing the running sum")
+    html = re.sub(r'(<img id="_anim_img\w+")', lambda m: f'{m.group(1)} alt="{escape(alt)}"',
+                  html, count=1)
+    html = re.sub(r'(<input id="_anim_slider\w+")', r'\1 aria-label="Animation frame"', html,
+                  count=1)
     if not as_html_object:
         return html
     from IPython.display import HTML
@@ -276,5 +287,78 @@ def plot_matrix(C, *, title=None, annotate=None, dpi=80):
                     color="white" if strong else "black")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_padding_windows(n, kernel, stride=1, *, dilation=1, torch=((0, 0),),
+                         keras=("valid", "same"), dpi=80):
+    """Which cells of the full 1-D scatter each framework's arguments keep.
+
+    The top strip is the full (uncropped) output of ``n`` input cells, each cell holding its
+    overlap count (how many kernel taps land there). Below it, one strip per setting: PyTorch
+    ``(padding, output_padding)`` pairs from ``torch`` and Keras modes from ``keras`` (with
+    Keras' default ``output_padding=None``). Kept cells are shaded, cropped cells left empty,
+    and cells past the end of the full scatter (zeros the framework appends) are hatched. A
+    setting the framework refuses is written out with the rule it breaks. Returns the Figure.
+    """
+    from . import checkerboard, shapes
+
+    counts = checkerboard.overlap_counts(n, kernel, stride, dilation)
+    full = len(counts)
+    rows = []
+    for padding, output_padding in torch:
+        label = f"PyTorch padding={padding}, output_padding={output_padding}"
+        try:
+            start, size = shapes.torch_window(n, kernel, stride, padding, output_padding,
+                                              dilation)
+        except ValueError as err:
+            rows.append((label, None, str(err)))
+            continue
+        rows.append((label, (start, size), None))
+    for mode in keras:
+        label = f"Keras padding='{mode}'"
+        try:
+            shapes.keras_refusal(stride, dilation)
+            start, size = shapes.keras_placement(n, kernel, stride, mode, None, dilation)
+        except ValueError as err:
+            rows.append((label, None, str(err)))
+            continue
+        rows.append((label, (start, size), None))
+
+    right = max([full] + [w[0] + w[1] for _, w, _ in rows if w is not None])
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(0.42 * right + 4.8, 0.5 * (len(rows) + 1) + 0.7), dpi=dpi)
+    top = len(rows)
+    for j in range(full):
+        ax.add_patch(_rectangle((j, top), _HIGHLIGHT if counts[j] else _ZERO))
+        ax.text(j + 0.5, top + 0.5, str(int(counts[j])), ha="center", va="center", fontsize=10)
+    ax.text(right + 0.3, top + 0.5, f"full scatter: {full} cells (numbers: overlap counts)",
+            va="center", fontsize=10)
+    for r, (label, window, refusal) in enumerate(rows):
+        y = top - 1 - r
+        if window is None:
+            ax.text(0, y + 0.5, f"{label}: refused ({refusal})", va="center", fontsize=9,
+                    wrap=True)
+            continue
+        start, size = window
+        for j in range(start, start + size):
+            past_end = j >= full
+            patch = _rectangle((j, y), _ZERO if past_end else _HIGHLIGHT)
+            if past_end:
+                patch.set_hatch("//")
+            ax.add_patch(patch)
+        for j in list(range(0, start)) + list(range(start + size, full)):
+            ax.add_patch(_rectangle((j, y), _PLAIN))
+        ax.text(right + 0.3, y + 0.5, f"{label}: {size} cells, starting at cell {start}",
+                va="center", fontsize=10)
+    ax.set_xlim(0, right + 0.2)
+    ax.set_ylim(0, top + 1)
+    ax.set_xticks(np.arange(right) + 0.5, [str(j) for j in range(right)], fontsize=8)
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_title(f"n={n}, kernel={kernel}, stride={stride}"
+                 + (f", dilation={dilation}" if dilation != 1 else ""), loc="left", fontsize=11)
     fig.tight_layout()
     return fig

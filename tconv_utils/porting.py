@@ -18,12 +18,14 @@ defines (:class:`Crop` and :class:`ChannelsLastReshape`) are created on first us
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import shapes
 from ._checks import as_int, per_dim
-from .frameworks import (_import_keras, _import_torch, keras_kernel_from_torch,
+from .frameworks import (_import_torch, import_keras, keras_conv_transpose,
+                         keras_kernel_from_torch, tf_dilated, torch_conv_transpose,
                          torch_weight_from_keras)
 
 # Input lengths at which a layer's crop is measured. The crop of a Keras layer does not depend on
@@ -31,6 +33,7 @@ from .frameworks import (_import_keras, _import_torch, keras_kernel_from_torch,
 _PROBE_LENGTHS = (1, 2, 3, 4, 5, 8)
 
 __all__ = ["keras_crop_as_torch", "keras_expressible_pairs", "torch_from_keras", "keras_from_torch",
+           "compare_in_both", "comparison_table", "Comparison",
            "torch_from_keras_model", "plot_port_difference", "Crop", "ChannelsLastReshape"]
 
 
@@ -58,10 +61,22 @@ def keras_crop_as_torch(kernel: int, stride: int = 1, padding: str = "valid",
     """PyTorch arguments (and any extra crop) that reproduce one spatial dim of a Keras layer.
 
     :func:`shapes.torch_args_for_keras` answers for one input length; a PyTorch module must
-    answer for every length, so this asks at several and raises if the answers differ.
+    answer for every length, so this asks at several and raises if the answers differ, or if
+    some length is refused (the message names the first refused length).
     """
-    found = {shapes.torch_args_for_keras(n, kernel, stride, padding, output_padding, dilation)
-             for n in _PROBE_LENGTHS}
+    found, refused = set(), []
+    for n in _PROBE_LENGTHS:
+        try:
+            found.add(shapes.torch_args_for_keras(n, kernel, stride, padding, output_padding,
+                                                  dilation))
+        except ValueError as err:
+            refused.append((n, str(err)))
+    if refused:
+        n, reason = refused[0]
+        if len({r for _, r in refused}) == 1 and not found:
+            raise ValueError(reason)  # the same refusal at every length: the arguments alone
+        raise ValueError(f"a PyTorch module must work for every input length; at n={n}: "
+                         f"{reason}")
     return _one_answer(found, f"the PyTorch equivalent of Keras padding={padding!r} with "
                               f"kernel={kernel}, stride={stride}, output_padding={output_padding}, "
                               f"dilation={dilation}")
@@ -318,7 +333,7 @@ def keras_from_torch(module, data_format: str = "channels_last"):
     """
     conv, crop_before, crop_after = _unpack_torch(module)
     padding, output_padding = _keras_spec(conv, crop_before, crop_after)
-    keras = _import_keras()
+    keras = import_keras()
     nd = len(conv.kernel_size)
     cls = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
            3: keras.layers.Conv3DTranspose}[nd]
@@ -384,7 +399,7 @@ def torch_from_keras_model(model):
     tensors are channels-first in the port: feed it ``(N, C, *spatial)`` where Keras takes
     ``(N, *spatial, C)``; flat inputs ``(N, features)`` are the same in both.
     """
-    keras = _import_keras()
+    keras = import_keras()
     torch = _import_torch()
     nn = torch.nn
     if not isinstance(model, keras.Sequential):
@@ -441,6 +456,186 @@ def torch_from_keras_model(model):
                              f"Conv1D/2D/3DTranspose, BatchNormalization, ReLU, LeakyReLU, "
                              f"Activation")
     return nn.Sequential(*parts).eval()
+
+
+# --------------------------------------------------------------------------------------------
+# One configuration, run in both frameworks.
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    """One configuration of :func:`compare_in_both`: what each framework ran, and whether the
+    check held. ``size`` is the library's output size (``None`` where its rule refuses).
+    ``keras_dilated`` says that the check ran Keras with a dilation above 1, which only
+    TensorFlow's oneDNN kernels compute (:func:`tconv_utils.frameworks.tf_dilated`);
+    ``tf_refused_dilation`` that its other kernels refused it, so that the row checked that
+    refusal instead of numbers."""
+    kernel: int
+    stride: int
+    dilation: int
+    padding: int | str
+    output_padding: int | None
+    size: int | None
+    torch: str
+    keras: str
+    outcome: str
+    agree: bool
+    keras_dilated: bool = False
+    tf_refused_dilation: bool = False
+
+
+def _refusals():
+    """What the frameworks raise to refuse a configuration: Keras ValueError, PyTorch
+    RuntimeError, TensorFlow an OpError (AbortedError from its oneDNN kernels,
+    InvalidArgumentError from its others)."""
+    tf = import_keras() and __import__("tensorflow")
+    return ValueError, RuntimeError, tf.errors.OpError
+
+
+def _refuses(run) -> bool:
+    """True where a framework call raises a refusal or returns an empty output."""
+    try:
+        return run().size == 0  # TensorFlow's oneDNN kernels return nothing for a size below 1
+    except _refusals():
+        return True
+
+
+def _crop_2d(y, before, after):
+    return y[..., before:y.shape[-2] - after, before:y.shape[-1] - after]
+
+
+def _keras_covers(x, w, wanted, stride, dilation):
+    """Whether some Keras layer's output holds ``wanted`` as a window (run, not computed);
+    ``None`` where TensorFlow's kernels refuse the dilation, so that no Keras layer runs."""
+    found, refused, ran = False, 0, 0
+    for mode in shapes.PADDING_MODES:
+        for op in (None, *range(stride)):
+            try:
+                y = tf_dilated(lambda: keras_conv_transpose(x, w, stride=stride, padding=mode,
+                                                            output_padding=op, dilation=dilation))
+            except _refusals():
+                continue
+            if y is None:
+                refused += 1
+                continue
+            ran += 1
+            extra = y.shape[-1] - wanted.shape[-1]
+            found |= any(np.array_equal(_crop_2d(y, b, extra - b), wanted) for b in range(extra + 1))
+    if refused and ran:
+        raise RuntimeError(f"TensorFlow computed {ran} Keras layers with dilation {dilation} and "
+                           f"refused {refused}: one set of kernels does one or the other")
+    return None if refused else found
+
+
+def compare_in_both(n: int, kernel: int, stride: int = 1, padding: int | str = 0,
+                    output_padding: int | None = None, dilation: int = 1, *,
+                    seed: int = 0) -> Comparison:
+    """Run one configuration in its own framework and its equivalent in the other, and compare.
+
+    ``padding`` an int is a PyTorch ``ConvTranspose2d`` configuration (``output_padding=None``
+    meaning 0); ``'valid'``/``'same'`` a Keras ``Conv2DTranspose`` one. The input is ``n x n``,
+    one channel, with small random integers (so that float32 sums are exact), and so is the
+    ``kernel x kernel`` weight. The outcome is one of
+
+    - ``'same numbers'``: the row's framework gives the library's output size, and the other
+      framework, with the arguments and crop from :mod:`tconv_utils.shapes`, the same numbers;
+    - ``'no Keras layer'``: a PyTorch configuration that no Keras layer reproduces; Keras
+      refuses the same stride and dilation, or (stride 1) no Keras output contains PyTorch's;
+    - ``'refused'``: the library's rule and the row's own framework both refuse it.
+
+    ``agree`` is False where a framework contradicts the library. The other framework's column
+    is ``'-'`` where it has nothing to run. Where TensorFlow's kernels refuse a dilation above 1
+    (``tf_refused_dilation``), ``agree`` says that the refusal is that one, and the outcome is
+    the one TensorFlow's oneDNN kernels give.
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 4, (1, 1, n, n)).astype(np.float32)
+    w = rng.integers(-3, 4, (1, 1, kernel, kernel)).astype(np.float32)
+    given_torch = not isinstance(padding, str)
+    op = (0 if output_padding is None else output_padding) if given_torch else output_padding
+    config = dict(kernel=kernel, stride=stride, dilation=dilation, padding=padding,
+                  output_padding=op)
+
+    def run_torch(p, o):
+        return torch_conv_transpose(x, w, stride=stride, padding=p, output_padding=o,
+                                    dilation=dilation)
+
+    def run_keras(mode, o):  # None where TensorFlow's kernels refuse the dilation
+        return tf_dilated(lambda: keras_conv_transpose(x, w, stride=stride, padding=mode,
+                                                       output_padding=o, dilation=dilation))
+
+    try:
+        if given_torch:
+            size = shapes.torch_output_size(n, kernel, stride, padding, op, dilation)
+        else:
+            shapes.keras_refusal(stride, dilation)
+            size = shapes.keras_placement(n, kernel, stride, padding, op, dilation)[1]
+    except ValueError:
+        own_refuses = _refuses(lambda: run_torch(padding, op) if given_torch
+                               else keras_conv_transpose(x, w, stride=stride, padding=padding,
+                                                         output_padding=op, dilation=dilation))
+        return Comparison(**config, size=None, torch="refuses" if given_torch else "-",
+                          keras="-" if given_torch else "refuses", outcome="refused",
+                          agree=own_refuses)
+
+    dilated = dict(keras_dilated=dilation > 1)
+    if given_torch:
+        mine = run_torch(padding, op)
+        other = shapes.keras_args_for_torch(n, kernel, stride, padding, op, dilation)
+        if other is None:
+            if stride > 1 and dilation > 1:  # Keras itself refuses, before TensorFlow runs
+                agree, dilated = _refuses(lambda: keras_conv_transpose(
+                    x, w, stride=stride, padding="valid", dilation=dilation)), {}
+            else:
+                covered = _keras_covers(x, w, mine, stride, dilation)
+                agree = covered is not True
+                dilated["tf_refused_dilation"] = covered is None
+            return Comparison(**config, size=size, torch="given", keras="none",
+                              outcome="no Keras layer", agree=agree and mine.shape[-1] == size,
+                              **dilated)
+        theirs = run_keras(other.padding, other.output_padding)
+        described = f"{other.padding!r}, op={other.output_padding}"
+    else:
+        mine = run_keras(padding, op)
+        other = shapes.torch_args_for_keras(n, kernel, stride, padding, op, dilation)
+        theirs = run_torch(other.padding, other.output_padding)
+        described = f"p={other.padding}, op={other.output_padding}"
+    if not other.exact:
+        described += f", crop ({other.crop_before}, {other.crop_after})"
+    columns = dict(torch="given" if given_torch else described,
+                   keras=described if given_torch else "given")
+    if mine is None or theirs is None:  # the Keras side, refused for its dilation
+        return Comparison(**config, size=size, **columns, outcome="same numbers",
+                          agree=dilation > 1, keras_dilated=True, tf_refused_dilation=True)
+    theirs = _crop_2d(theirs, other.crop_before, other.crop_after)
+    agree = mine.shape[-2:] == (size, size) and np.array_equal(mine, theirs)
+    return Comparison(**config, size=size, **columns,
+                      outcome="same numbers" if agree else "different numbers", agree=agree,
+                      **dilated)
+
+
+# The note under a table with rows that ran Keras with a dilation above 1.
+_DILATED_NOTE = ("* Keras with a dilation above 1: computed by TensorFlow's oneDNN kernels; its "
+                 "other kernels\n  refuse it, and the row then checks that refusal.")
+
+
+def comparison_table(rows) -> str:
+    """The rows of :func:`compare_in_both` as a fixed-width text table, one line each.
+
+    A row that ran Keras with a dilation above 1 carries a ``*`` after its outcome, explained in
+    a note under the table; the table reads the same whichever TensorFlow kernels ran.
+    """
+    rows = list(rows)
+    lines = [f"{'k':>2} {'s':>2} {'d':>2} {'padding':>8} {'op':>4} {'size':>5}  "
+             f"{'PyTorch':<23} {'Keras':<30} outcome"]
+    for r in rows:
+        size = "-" if r.size is None else r.size
+        lines.append(f"{r.kernel:>2} {r.stride:>2} {r.dilation:>2} {r.padding!r:>8} "
+                     f"{r.output_padding!s:>4} {size!s:>5}  {r.torch:<23} {r.keras:<30} "
+                     f"{r.outcome}{'*' if r.keras_dilated else ''}")
+    if any(r.keras_dilated for r in rows):
+        lines.append(_DILATED_NOTE)
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------

@@ -52,8 +52,7 @@ def _check_operands(x, w, bias, groups, *, transposed):
                          f"got x.ndim={x.ndim} with shape {x.shape}")
     if w.ndim != x.ndim:
         raise ValueError(f"w must have as many dims as x ({x.ndim}), got w.shape={w.shape}")
-    if 0 in x.shape or 0 in w.shape:
-        raise ValueError(f"x and w must be non-empty, got x.shape={x.shape}, w.shape={w.shape}")
+    _check_empty(x, w)
     groups = as_int("groups", groups, minimum=1)
     c_in = x.shape[1]
     if c_in % groups:
@@ -79,6 +78,23 @@ def _check_operands(x, w, bias, groups, *, transposed):
     return x, w, bias, groups, c_out
 
 
+def _check_empty(x, w):
+    """An empty batch is fine (the output is empty too); every other empty dim is refused, as
+    PyTorch refuses it. In an empty batch PyTorch still computes sizes for a zero-size spatial
+    input, some negative (then it fails on a reshape); that case is refused here for any batch."""
+    if 0 in x.shape[2:]:
+        raise ValueError(f"x must have at least 1 cell along every spatial dim, got x.shape="
+                         f"{x.shape}; PyTorch refuses a zero-size spatial input too (only the "
+                         f"batch, x.shape[0], may be 0)")
+    if x.shape[1] == 0:
+        raise ValueError(f"x must have at least 1 input channel, got x.shape={x.shape}; PyTorch "
+                         f"refuses zero channels too")
+    if 0 in w.shape:
+        raise ValueError(f"w must be non-empty (at least 1 channel each way and 1 kernel tap "
+                         f"per spatial dim), got w.shape={w.shape}; PyTorch refuses an empty "
+                         f"weight too")
+
+
 def _placement(padding, spatial, kernel, stride, dilation, output_padding):
     """Per spatial dim, ``(start, size)`` of the output inside the full scatter."""
     ndim = len(spatial)
@@ -97,8 +113,8 @@ def _placement(padding, spatial, kernel, stride, dilation, output_padding):
             zip(pairs, spatial, kernel, stride, output_padding, dilation)):
         if op >= max(s, d):
             raise ValueError(
-                f"output_padding must be smaller than stride or dilation, got output_padding="
-                f"{op} with stride={s}, dilation={d} (spatial dim {i})")
+                f"output_padding must be smaller than max(stride, dilation) = {max(s, d)}, got "
+                f"output_padding={op} with stride={s}, dilation={d} (spatial dim {i})")
         size = shapes.full_size(n, k, s, d) - before - after + op
         if size < 1:
             raise ValueError(f"padding={padding!r} crops away the whole output along spatial dim "
@@ -131,6 +147,9 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=None,
     with the meaning Keras and TensorFlow give them. ``output_padding`` adds cells at the end of
     each spatial dim; ``None`` means 0 for numeric padding and Keras' default (``'same'`` gives
     ``n * stride``) for the strings.
+
+    Empty inputs are treated as PyTorch treats them: a batch of 0 gives an empty output of the
+    shape a non-empty batch would have; an empty spatial dim, channel dim or kernel is refused.
     """
     x, w, bias, groups, c_out = _check_operands(x, w, bias, groups, transposed=True)
     ndim = x.ndim - 2
@@ -155,6 +174,8 @@ def conv_transpose(x, w, bias=None, *, stride=1, padding=0, output_padding=None,
                      for t, d, m, s in zip(tap, dilation, spatial, stride))
                for tap in np.ndindex(*kernel)]
     out = np.empty((n, c_out, *out_shape), dtype=dtype)
+    if n == 0:
+        return out  # an empty batch: PyTorch returns the empty output of the same shape
     # Blocks of output channels small enough (about 2 MB of products) that the scatter's
     # reads and writes stay in cache; a larger GEMM would not be faster, a colder scatter is.
     block = max(1, min(cout_g, (1 << 19) // (taps * n * cells)))

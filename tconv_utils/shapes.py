@@ -39,16 +39,17 @@ def torch_output_size(n: int, kernel: int, stride: int = 1, padding: int = 0,
     """PyTorch's ``ConvTranspose`` output size along one dimension.
 
     ``padding`` crops that many cells from both ends of the full result; ``output_padding``
-    adds cells at the end only, and must be smaller than ``stride`` or ``dilation``.
+    adds cells at the end only, and must be smaller than ``max(stride, dilation)``.
     """
     stride = as_int("stride", stride, minimum=1)
     dilation = as_int("dilation", dilation, minimum=1)
     padding = as_int("padding", padding, minimum=0)
     output_padding = as_int("output_padding", output_padding, minimum=0)
-    if output_padding >= max(stride, dilation):
+    limit = max(stride, dilation)
+    if output_padding >= limit:
         raise ValueError(
-            f"output_padding must be smaller than stride or dilation, got output_padding="
-            f"{output_padding} with stride={stride}, dilation={dilation}")
+            f"output_padding must be smaller than max(stride, dilation) = {limit}, got "
+            f"output_padding={output_padding} with stride={stride}, dilation={dilation}")
     out = full_size(n, kernel, stride, dilation) - 2 * padding + output_padding
     if out < 1:
         raise ValueError(
@@ -73,7 +74,9 @@ def keras_output_size(n: int, kernel: int, stride: int = 1, padding: str = "vali
     With ``output_padding=None`` (the Keras default) ``'same'`` gives ``n * stride`` and
     ``'valid'`` gives ``n * stride + max(k - stride, 0)``, ``k`` the dilated kernel extent.
     With an integer ``output_padding`` Keras uses PyTorch's formula with padding ``k // 2``
-    (``'same'``) or 0 (``'valid'``); it must be smaller than ``stride``.
+    (``'same'``) or 0 (``'valid'``); it must be smaller than ``stride``. A size below 1 raises
+    ``ValueError``, as in PyTorch (Keras returns an empty output on TensorFlow's oneDNN kernels
+    and raises an error on its others).
     """
     mode = _mode(padding)
     n = as_int("n", n, minimum=1)
@@ -158,6 +161,22 @@ def conv_output_size(n: int, kernel: int, stride: int = 1, padding=0, dilation: 
     return room // stride + 1
 
 
+def tf_conv_padding(n: int, kernel: int, stride: int = 1, padding: str = "valid",
+                    dilation: int = 1) -> tuple[int, int]:
+    """The zeros ``(before, after)`` that TensorFlow's forward convolution adds around ``n`` cells.
+
+    ``'valid'`` adds none. ``'same'`` adds what an output of ``ceil(n / stride)`` cells needs,
+    the smaller half before: the split by which Keras' ``'same'`` transposed convolution crops.
+    """
+    mode = _mode(padding)
+    n = as_int("n", n, minimum=1)
+    stride = as_int("stride", stride, minimum=1)
+    if mode == "valid":
+        return 0, 0
+    total = max((-(-n // stride) - 1) * stride + effective_kernel(kernel, dilation) - n, 0)
+    return total // 2, total - total // 2
+
+
 def conv_input_sizes(m: int, kernel: int, stride: int = 1, padding=0,
                      dilation: int = 1) -> list[int]:
     """Every input size that the forward convolution maps to ``m`` (the many-to-one problem).
@@ -185,6 +204,7 @@ def output_padding_choices(n: int, kernel: int, stride: int = 1, padding=0,
     it is Keras' ``output_padding``, or ``None`` where only Keras' default reaches that size
     (``'same'`` with an even kernel extent and size ``n * stride``).
     """
+    n = as_int("n", n, minimum=1)
     k = effective_kernel(kernel, dilation)
     sizes = conv_input_sizes(n, kernel, stride, padding, dilation)
     if isinstance(padding, str):
@@ -210,11 +230,16 @@ def tf_output_shapes(n: int, kernel: int, stride: int = 1, padding: str = "valid
                      dilation: int = 1) -> list[int]:
     """The sizes ``tf.nn.conv_transpose`` accepts as ``output_shape`` for an ``n``-cell input.
 
-    TensorFlow checks that the forward convolution of ``output_shape`` gives back ``n``;
-    every other size raises an error. (TensorFlow's CPU kernels also refuse dilation > 1.)
+    TensorFlow checks that the forward convolution of ``output_shape`` gives back ``n`` and
+    raises an error for other sizes, with one exception: its oneDNN CPU kernels (see
+    :func:`tconv_utils.frameworks.tf_dilated` for when they run) also accept, for a single input
+    cell (``n = 1``) with ``'valid'``, the sizes strictly between ``max(k - stride, 0)`` and
+    ``k`` (``k`` the kernel extent), and return the first cells of the full scatter; its other
+    kernels refuse them (measured with TensorFlow 2.21). Those sizes are not listed here, and
+    :func:`tf_placement` refuses them.
     """
     _mode(padding)
-    return conv_input_sizes(n, kernel, stride, padding, dilation)
+    return conv_input_sizes(as_int("n", n, minimum=1), kernel, stride, padding, dilation)
 
 
 def tf_placement(n: int, kernel: int, stride: int, padding: str, size: int,
@@ -231,9 +256,8 @@ def tf_placement(n: int, kernel: int, stride: int, padding: str, size: int,
         raise ValueError(f"output_shape size {size} is refused by TensorFlow for n={n}, "
                          f"kernel={kernel}, stride={stride}, padding={padding!r}: its forward "
                          f"convolution must give back n; accepted sizes are {accepted}")
-    if mode == "valid":
-        return 0, size
-    return max(full_size(n, kernel, stride, dilation) - size, 0) // 2, size
+    # The crop at the start is the padding the forward convolution of `size` cells adds there.
+    return tf_conv_padding(size, kernel, stride, mode, dilation)[0], size
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,13 +292,14 @@ class KerasArgs:
         return self.crop_before == 0 and self.crop_after == 0
 
 
-def _torch_window(n, kernel, stride, padding, output_padding, dilation):
+def torch_window(n, kernel, stride, padding, output_padding, dilation):
     """PyTorch's output as ``(start, size)`` inside the full scatter (zeros past its end)."""
     size = torch_output_size(n, kernel, stride, padding, output_padding, dilation)
     return padding, size
 
 
-def _keras_refuses(stride, dilation):
+def keras_refusal(stride, dilation):
+    """Raise where Keras refuses the combination: stride > 1 together with dilation > 1."""
     if stride > 1 and dilation > 1:
         raise ValueError(f"Keras refuses strides > 1 together with dilation_rate > 1, got "
                          f"stride={stride}, dilation={dilation}")
@@ -290,15 +315,10 @@ def torch_args_for_keras(n: int, kernel: int, stride: int = 1, padding: str = "v
     """
     stride = as_int("stride", stride, minimum=1)
     dilation = as_int("dilation", dilation, minimum=1)
-    _keras_refuses(stride, dilation)
+    keras_refusal(stride, dilation)
     start, size = keras_placement(n, kernel, stride, padding, output_padding, dilation)
-    full = full_size(n, kernel, stride, dilation)
-    limit = max(stride, dilation)  # PyTorch's bound on output_padding
-    for p in range(start, -1, -1):
-        op = max(0, start + size + p - full)
-        if op < limit:
-            return TorchArgs(p, op, start - p, full - p + op - start - size)
-    raise AssertionError("unreachable: p = 0 always fits")  # pragma: no cover
+    tail = full_size(n, kernel, stride, dilation) - start - size
+    return torch_args_for_window(start, tail, stride, dilation)  # never refuses a Keras window
 
 
 def keras_args_for_torch(n: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -310,7 +330,7 @@ def keras_args_for_torch(n: int, kernel: int, stride: int = 1, padding: int = 0,
     """
     stride = as_int("stride", stride, minimum=1)
     dilation = as_int("dilation", dilation, minimum=1)
-    t_start, t_size = _torch_window(n, kernel, stride, padding, output_padding, dilation)
+    t_start, t_size = torch_window(n, kernel, stride, padding, output_padding, dilation)
     if stride > 1 and dilation > 1:
         return None
     best = None
@@ -326,6 +346,175 @@ def keras_args_for_torch(n: int, kernel: int, stride: int = 1, padding: int = 0,
             if best is None or before + after < best.crop_before + best.crop_after:
                 best = KerasArgs(mode, op, before, after)
     return best
+
+
+def no_keras_equivalent_reason(n: int, kernel: int, stride: int = 1, padding: int = 0,
+                               output_padding: int = 0, dilation: int = 1) -> str | None:
+    """Why :func:`keras_args_for_torch` finds no Keras layer for a PyTorch configuration, in
+    one sentence; ``None`` where it finds one.
+
+    Either Keras refuses the stride and dilation together, or PyTorch appends more zeros after
+    the full result than Keras can: Keras' ``'valid'`` keeps the full result from its first
+    cell, so only the end can fall short, and Keras appends at most ``stride - 1`` zeros
+    (``'valid'`` with ``output_padding = stride - 1``).
+    """
+    if keras_args_for_torch(n, kernel, stride, padding, output_padding, dilation) is not None:
+        return None
+    if stride > 1 and dilation > 1:
+        return (f"Keras refuses strides > 1 together with dilation_rate > 1 (stride={stride}, "
+                f"dilation={dilation})")
+    start, size = torch_window(n, kernel, stride, padding, output_padding, dilation)
+    appended = start + size - full_size(n, kernel, stride, dilation)
+    return (f"PyTorch appends {appended} zero(s) after the full result; Keras appends at most "
+            f"stride - 1 = {stride - 1}")
+
+
+# --------------------------------------------------------------------------------------------
+# JAX/Flax and ONNX: their padding arguments as windows of the full scatter
+# --------------------------------------------------------------------------------------------
+
+LAX_PADDING_MODES = ("SAME", "VALID")
+ONNX_AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
+
+
+def apply_windows(full, windows):
+    """Cut ``(start, size)`` windows (one per trailing spatial dim) from an array of full scatters:
+    ``full[..., start:start + size, ...]``, with zeros wherever a window runs outside ``full``.
+
+    This is how every framework's output relates to the uncropped result (``padding=0`` in
+    PyTorch): :func:`keras_placement`, :func:`torch_window`, :func:`lax_window` and
+    :func:`onnx_window` give the windows.
+    """
+    import numpy as np
+
+    full = np.asarray(full)
+    nd = len(windows)
+    if full.ndim < nd:
+        raise ValueError(f"full has {full.ndim} dims, fewer than the {nd} windows")
+    out = np.zeros(full.shape[:full.ndim - nd] + tuple(size for _, size in windows), full.dtype)
+    src, dst = [Ellipsis], [Ellipsis]
+    for (start, size), length in zip(windows, full.shape[full.ndim - nd:]):
+        lo, hi = max(start, 0), min(start + size, length)
+        if hi <= lo:
+            return out  # the window misses the full result: all zeros
+        src.append(slice(lo, hi))
+        dst.append(slice(lo - start, hi - start))
+    out[tuple(dst)] = full[tuple(src)]
+    return out
+
+
+def torch_args_for_window(start: int, tail: int, stride: int = 1, dilation: int = 1) -> TorchArgs:
+    """PyTorch arguments (plus a crop, only where needed) that keep ``full[start : F - tail]``
+    of the full scatter (``F`` cells; ``tail < 0``: ``-tail`` zeros appended).
+
+    PyTorch keeps ``full[p : F - p + output_padding]`` with ``output_padding < max(stride,
+    dilation)``. The largest ``p`` that does not pass ``start`` leaves the smallest crop; it is
+    zero whenever PyTorch alone can match. Raises ``ValueError`` with the reason where no crop
+    helps: zeros in front of the full result, or more zeros after it than ``output_padding``
+    can append.
+    """
+    limit = max(stride, dilation)  # PyTorch's bound on output_padding
+    if start < 0:
+        raise ValueError(f"the window starts {-start} cell(s) before the full result (zeros in "
+                         f"front); PyTorch's padding and output_padding cannot put any there")
+    for p in range(start, -1, -1):
+        op = max(0, p - tail)
+        if op < limit:
+            return TorchArgs(p, op, start - p, op - p + tail)
+    raise ValueError(f"the window appends {-tail} zero(s) after the full result; PyTorch appends "
+                     f"at most output_padding < max(stride, dilation) = {limit}")
+
+
+def lax_padding(kernel: int, stride: int = 1, padding="VALID", dilation: int = 1) -> tuple[int, int]:
+    """The zeros ``(low, high)`` that ``jax.lax.conv_transpose`` adds around its input, after
+    putting ``stride - 1`` zeros between the input cells; Flax's ``ConvTranspose`` passes its
+    ``padding`` to it unchanged.
+
+    ``'SAME'`` and ``'VALID'`` become pairs by JAX's rule (``_conv_transpose_padding``); a
+    ``(low, high)`` pair is used as given, negative values cropping. This is not PyTorch's
+    ``padding``: there, larger values crop more; here, larger values keep more.
+    """
+    stride = as_int("stride", stride, minimum=1)
+    k = effective_kernel(kernel, dilation)
+    if isinstance(padding, str):
+        if padding not in LAX_PADDING_MODES:
+            raise ValueError(f"padding must be 'SAME', 'VALID' (JAX spells them in capitals) or "
+                             f"a (low, high) pair, got {padding!r}")
+        if padding == "SAME":
+            total = k + stride - 2
+            low = k - 1 if stride > k - 1 else -(-total // 2)
+        else:
+            total = k + stride - 2 + max(k - stride, 0)
+            low = k - 1
+        return low, total - low
+    if not isinstance(padding, (tuple, list)) or len(padding) != 2:
+        raise ValueError(f"padding must be 'SAME', 'VALID' or a (low, high) pair, got {padding!r}")
+    return as_int("padding[0]", padding[0]), as_int("padding[1]", padding[1])
+
+
+def lax_window(n: int, kernel: int, stride: int = 1, padding="VALID",
+               dilation: int = 1) -> tuple[int, int]:
+    """Where ``jax.lax.conv_transpose`` (and Flax's ``ConvTranspose``) cut the full scatter.
+
+    Returns ``(start, size)``: the output is ``full[start : start + size]``, with zeros wherever
+    that runs outside ``full`` (a negative ``start`` puts zeros in front). With padding
+    ``(low, high)`` from :func:`lax_padding`, ``start = k - 1 - low`` and the output has
+    ``(n - 1) * stride + 1 + low + high - k + 1`` cells, ``k`` the dilated kernel extent.
+    """
+    n = as_int("n", n, minimum=1)
+    low, high = lax_padding(kernel, stride, padding, dilation)
+    k = effective_kernel(kernel, dilation)
+    size = (n - 1) * stride + 1 + low + high - k + 1
+    if size < 1:
+        raise ValueError(f"padding {padding!r} leaves no output (size {size}) for n={n}, "
+                         f"kernel={kernel}, stride={stride}, dilation={dilation}")
+    return k - 1 - low, size
+
+
+def onnx_window(n: int, kernel: int, stride: int = 1, pads=(0, 0), output_padding: int = 0,
+                dilation: int = 1, auto_pad: str = "NOTSET",
+                output_shape: int | None = None) -> tuple[int, int]:
+    """Where ONNX ``ConvTranspose`` cuts the full scatter, by the rule its operator spec states.
+
+    The full scatter, followed by ``output_padding`` zeros, loses ``pads = (begin, end)`` cells at
+    its two ends. ``auto_pad='VALID'`` means pads ``(0, 0)``. With ``output_shape`` or
+    ``auto_pad='SAME_UPPER'/'SAME_LOWER'`` (whose output has ``n * stride`` cells) the pads are
+    derived: ``total = full + output_padding - size`` splits with the smaller half at the
+    *begin* for ``SAME_UPPER`` and at the *end* otherwise. Returns ``(start, size)`` as
+    :func:`keras_placement` does.
+
+    A negative ``total`` (more cells asked for than the scatter plus ``output_padding`` has:
+    for ``SAME``, where ``dilation * (kernel - 1) + 1 + output_padding < stride``) is refused.
+    The spec's pads must be non-negative and its halving of a negative total can round either
+    way, so it does not say where the extra cells go, and implementations differ: ONNX
+    Runtime's CPU provider clamps the total at zero (a ``SAME`` output then has the scatter's
+    size, not ``n * stride``), ONNX's reference implementation halves it rounding down.
+    """
+    n = as_int("n", n, minimum=1)
+    stride = as_int("stride", stride, minimum=1)
+    output_padding = as_int("output_padding", output_padding, minimum=0)
+    if auto_pad not in ONNX_AUTO_PADS:
+        raise ValueError(f"auto_pad must be one of {ONNX_AUTO_PADS}, got {auto_pad!r}")
+    full = full_size(n, kernel, stride, dilation) + output_padding
+    if output_shape is not None or auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        size = (as_int("output_shape", output_shape, minimum=1) if output_shape is not None
+                else n * stride)
+        total = full - size
+        if total < 0:
+            raise ValueError(f"output size {size} is larger than the scatter plus output_padding "
+                             f"({full}): the ONNX spec gives no non-negative pads for it, so it "
+                             f"does not say where the {-total} extra cell(s) go, and runtimes "
+                             f"differ (n={n}, kernel={kernel}, stride={stride}, "
+                             f"dilation={dilation}, auto_pad={auto_pad!r})")
+        begin = total // 2 if auto_pad == "SAME_UPPER" else total - total // 2
+        return begin, size
+    begin, end = (0, 0) if auto_pad == "VALID" else (
+        as_int("pads[begin]", pads[0], minimum=0), as_int("pads[end]", pads[1], minimum=0))
+    size = full - begin - end
+    if size < 1:
+        raise ValueError(f"pads {tuple(pads)} crop away the whole output (size {size}) for n={n}, "
+                         f"kernel={kernel}, stride={stride}, dilation={dilation}")
+    return begin, size
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,7 +533,7 @@ def describe(n: int, kernel: int, stride: int = 1, padding="valid", output_paddi
     lines = []
     if isinstance(padding, str):
         mode = _mode(padding)
-        _keras_refuses(stride, dilation)
+        keras_refusal(stride, dilation)
         start, size = keras_placement(n, kernel, stride, mode, output_padding, dilation)
         default = " (Keras default)" if output_padding is None else ""
         lines += [
@@ -377,8 +566,8 @@ def describe(n: int, kernel: int, stride: int = 1, padding="valid", output_paddi
     ]
     keras = keras_args_for_torch(n, kernel, stride, p, op, dilation)
     if keras is None:
-        lines.append("Keras equivalent: none (Keras refuses stride > 1 with dilation > 1, "
-                     "or no Keras output covers this one)")
+        lines.append(f"Keras equivalent: none ("
+                     f"{no_keras_equivalent_reason(n, kernel, stride, p, op, dilation)})")
     else:
         k_size = keras_placement(n, kernel, stride, keras.padding, keras.output_padding,
                                  dilation)[1]

@@ -1,8 +1,9 @@
 """conv_matrix: C reproduces the convolution, and C.T the transposed convolution."""
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from tconv_utils import frameworks
 from tconv_utils.matrix import conv_matrix, conv_output_shape, transpose_output_padding
@@ -22,7 +23,7 @@ def problems(draw):
     return spatial, kernel, stride, dilation, pads, c_in, c_out
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200)
 @given(problems(), st.integers(0, 2**16))
 def test_C_is_conv_and_C_T_is_conv_transpose(problem, seed):
     spatial, kernel, stride, dilation, pads, c_in, c_out = problem
@@ -47,7 +48,7 @@ def test_C_is_conv_and_C_T_is_conv_transpose(problem, seed):
     assert np.count_nonzero(C, axis=0).max() <= w[:, 0].size
 
 
-@settings(max_examples=60, deadline=None)
+@examples(60)
 @given(st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.integers(0, 1),
        st.integers(1, 2))
 def test_C_T_matches_pytorch(n, k, s, p, d):

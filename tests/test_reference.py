@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
+from hypothesis_budget import examples
 
 from tconv_utils import (conv, conv_transpose, conv_transpose1d, conv_transpose2d,
                          conv_transpose3d, trans_conv)
@@ -49,6 +50,25 @@ def test_integer_inputs_give_float64_and_float32_stays_float32():
     assert conv_transpose2d(np.ones((1, 1, 2, 2), int), np.ones((1, 1, 2, 2), int)).dtype == np.float64
     x32 = np.ones((1, 1, 2, 2), np.float32)
     assert conv_transpose2d(x32, x32).dtype == np.float32
+
+
+@pytest.mark.parametrize("fn", [conv_transpose, conv])
+def test_result_dtype_is_the_widest_operand_and_at_least_float32(fn):
+    x32, w32, b32 = (np.ones(shape, np.float32) for shape in [(1, 1, 3, 3), (1, 1, 2, 2), (1,)])
+    cases = [((x32, w32, None), np.float32), ((x32, w32, b32), np.float32),
+             ((x32, w32.astype(np.float64), None), np.float64),
+             ((x32.astype(np.float64), w32, b32), np.float64),
+             ((x32, w32, b32.astype(np.float64)), np.float64),
+             ((x32.astype(np.int64), w32.astype(np.int64), None), np.float64)]
+    for (x, w, b), dtype in cases:
+        assert fn(x, w, b).dtype == dtype, (x.dtype, w.dtype, None if b is None else b.dtype)
+
+
+def test_conv_adds_one_bias_per_output_channel():
+    rng = np.random.default_rng(4)
+    x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), np.arange(3.0)
+    np.testing.assert_allclose(conv(x, w, b, stride=2), conv(x, w, stride=2)
+                               + b[None, :, None, None])
 
 
 def test_fixed_rank_variants_check_the_rank():
@@ -111,7 +131,7 @@ def transposed_cases(draw):
     groups = draw(st.integers(1, 3))
     cin = groups * draw(st.integers(1, 2))
     cout_g = draw(st.integers(1, 2))
-    n = draw(st.integers(1, 2))
+    n = draw(st.integers(0, 2))  # a batch of 0 too: PyTorch returns an empty output
     max_side = {1: 6, 2: 4, 3: 3}[nd]
     spatial = tuple(draw(st.integers(1, max_side)) for _ in range(nd))
     kernel = tuple(draw(st.integers(1, 4 if nd < 3 else 3)) for _ in range(nd))
@@ -129,7 +149,7 @@ def transposed_cases(draw):
                 dilation=dilation, bias=bias, seed=seed)
 
 
-@settings(max_examples=300, deadline=None)
+@examples(300)
 @given(transposed_cases())
 def test_conv_transpose_matches_torch(case):
     rng = np.random.default_rng(case["seed"])
@@ -142,10 +162,11 @@ def test_conv_transpose_matches_torch(case):
     ref = fn(torch.from_numpy(x), torch.from_numpy(w), None if b is None else torch.from_numpy(b),
              **kwargs).numpy()
     assert ours.shape == ref.shape
-    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(ref).max()))
+    np.testing.assert_allclose(ours, ref, rtol=1e-10,
+                               atol=1e-10 * max(1.0, np.abs(ref).max(initial=0)))
 
 
-@settings(max_examples=100, deadline=None)
+@examples(100)
 @given(transposed_cases())
 def test_conv_matches_torch_and_is_the_adjoint(case):
     rng = np.random.default_rng(case["seed"])
@@ -159,7 +180,9 @@ def test_conv_matches_torch_and_is_the_adjoint(case):
     kwargs = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
     y = conv(x, w, **kwargs)
     ref = TORCH_CONV[nd](torch.from_numpy(x), torch.from_numpy(w), **kwargs).numpy()
-    np.testing.assert_allclose(y, ref, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(ref).max()))
+    assert y.shape == ref.shape
+    np.testing.assert_allclose(y, ref, rtol=1e-10,
+                               atol=1e-10 * max(1.0, np.abs(ref).max(initial=0)))
     # <conv(x), v> == <x, conv_transpose(v)>, with output_padding recovering x's size.
     v = rng.standard_normal(y.shape)
     op = tuple((m + 2 * p - d * (k - 1) - 1) % s for m, p, d, k, s in zip(
@@ -169,3 +192,44 @@ def test_conv_matches_torch_and_is_the_adjoint(case):
     assert back.shape == x.shape
     lhs, rhs = np.vdot(y, v), np.vdot(x, back)
     assert abs(lhs - rhs) <= 1e-9 * max(1.0, abs(lhs))
+
+
+def test_the_package_lists_the_names_it_loads_on_first_use():
+    import tconv_utils
+
+    assert set(tconv_utils.__all__) <= set(dir(tconv_utils))
+    assert tconv_utils.conv_transpose is conv_transpose
+    with pytest.raises(AttributeError, match="no attribute 'deconv'"):
+        tconv_utils.deconv
+
+
+@pytest.mark.parametrize("x_shape, w_shape, kwargs", [
+    ((0, 2, 3, 3), (2, 4, 3, 3), dict(stride=2, padding=1, output_padding=1)),
+    ((0, 4, 5), (4, 3, 2), dict(stride=3, dilation=2, groups=2)),
+    ((0, 1, 2, 3, 2), (1, 2, 2, 2, 2), dict(padding=(0, 1, 0))),
+])
+def test_an_empty_batch_gives_the_empty_output_torch_gives(x_shape, w_shape, kwargs):
+    x, w = np.ones(x_shape), np.ones(w_shape)
+    bias = np.ones(w_shape[1] * kwargs.get("groups", 1))
+    ours = conv_transpose(x, w, bias, **kwargs)
+    ref = TORCH_TRANSPOSED[len(x_shape) - 2](torch.from_numpy(x), torch.from_numpy(w),
+                                             torch.from_numpy(bias), **kwargs)
+    assert ours.shape == tuple(ref.shape) and ours.size == 0 and ours.dtype == np.float64
+    # The same layer on one sample has that shape past the batch dim.
+    assert conv_transpose(np.ones((1, *x_shape[1:])), w, bias, **kwargs).shape[1:] == ours.shape[1:]
+
+
+@pytest.mark.parametrize("x_shape, w_shape, words", [
+    ((1, 2, 0, 3), (2, 4, 3, 3), ["x", "spatial", "(1, 2, 0, 3)", "PyTorch refuses"]),
+    ((2, 2, 4, 0), (2, 4, 3, 3), ["x", "spatial", "(2, 2, 4, 0)", "PyTorch refuses"]),
+    ((1, 0, 3, 3), (0, 4, 3, 3), ["x", "input channel", "PyTorch refuses"]),
+    ((1, 2, 3, 3), (2, 0, 3, 3), ["w", "non-empty", "(2, 0, 3, 3)", "PyTorch refuses"]),
+    ((1, 2, 3, 3), (2, 4, 0, 3), ["w", "non-empty", "(2, 4, 0, 3)", "PyTorch refuses"]),
+])
+def test_every_other_empty_dim_is_refused_as_torch_refuses_it(x_shape, w_shape, words):
+    x, w = np.ones(x_shape), np.ones(w_shape)
+    with pytest.raises(RuntimeError):
+        F.conv_transpose2d(torch.from_numpy(x), torch.from_numpy(w))
+    with pytest.raises(ValueError) as err:
+        conv_transpose(x, w)
+    assert all(word in str(err.value) for word in words), str(err.value)
