@@ -1,11 +1,9 @@
 """Fixtures shared by the book tests: one build of the website per test session, the site served
 on 127.0.0.1, a headless Chromium and an axe-core scan (for the browser tests: without Chromium
 they are skipped with one line saying how to install it, and fail in CI)."""
-import ast
 import functools
 import http.server
 import os
-import re
 import subprocess
 import sys
 import threading
@@ -17,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # The maintainer tools that the tests drive too (book_browser, print_pdf).
 sys.path.insert(0, str(ROOT / "book" / "_tools"))
 import book_browser  # noqa: E402
+import vector_instructions  # noqa: E402
 
 
 def build_book(out, *builder):
@@ -97,33 +96,35 @@ def axe():
 
 
 # How `make test` shares its tests between two pytest-xdist workers (`-n 2 --dist loadscope`).
-# xdist hands out *scopes*, each run whole on one worker. Here the cells of one notebook form a
-# scope (they run in order in one kernel); the test modules that use a session fixture of
-# tests/conftest.py (the built website, Chromium) form one scope, so the site is built once; every
-# other test module is a scope; and each notebook of the portability pass is a scope of its own
-# (it runs its own child pytest). Scopes are chosen from the test id, because ``--dist loadgroup``,
-# which reads marks, groups nothing under pytest 9.2 (pytest-xdist #1386).
-
-@functools.cache
-def modules_sharing_session_fixtures() -> frozenset:
-    tree = ast.parse(Path(__file__).read_text())
-    names = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
-             and any("scope" in ast.unparse(d) and "session" in ast.unparse(d)
-                     for d in node.decorator_list)}
-    if not names:
-        return frozenset()
-    pattern = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b")
-    return frozenset(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_*.py")
-                     if pattern.search(p.read_text()))
-
+# xdist hands out *scopes*, each run whole on one worker. The cells of one notebook form a scope
+# (they run in order in one kernel); each page of the browser test is a scope, so the pages spread
+# over both workers (each worker builds the website once, the first time one of its tests needs
+# it); every other test module is a scope. Scopes are chosen from the test id, because
+# ``--dist loadgroup``, which reads marks, groups nothing under pytest 9.2 (pytest-xdist #1386).
 
 def scope_of(nodeid: str) -> str:
     path = nodeid.split("::", 1)[0]
-    if path == "tests/test_portability.py":
-        return nodeid
-    if path in modules_sharing_session_fixtures():
-        return "session fixtures"
-    return path  # a notebook, or a test module
+    return nodeid if path == "tests/test_browser.py" else path  # a notebook, or a test module
+
+
+# The scopes that take a minute or more go out first: a long one handed out last would leave
+# the other worker idle while it runs (measured: 12 min with the notebooks last, on two cores).
+LONG_FIRST = ("notebooks/", "tests/test_pdf.py", "tests/test_jax_bridge.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, prefix in enumerate(LONG_FIRST) if path.startswith(prefix)),
+                    len(LONG_FIRST))
+
+    items.sort(key=rank)  # stable: a notebook's cells keep their order
+
+
+def pytest_configure(config):
+    # Before any worker or notebook kernel starts, so that all of them, and what they start,
+    # compute with the vector instructions of tests/vector_instructions.py.
+    os.environ.update(vector_instructions.restriction())
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of xdist: absent when xdist is not loaded
