@@ -30,9 +30,10 @@ pdf: book
 	cp _build/pdf/book.pdf _build/html/book.pdf
 
 # Tomorrow's versions: a second environment on Python 3.12 (Colab's) with the newest torch,
-# TensorFlow/Keras, NumPy, SciPy, Matplotlib and scikit-learn the index offers (no pins; the
-# test tools keep their pins), running every notebook under nbval in lax mode: a cell that
-# raises fails, outputs are not compared (they may change with versions). Not in `make test`.
+# TensorFlow/Keras, NumPy, SciPy, Matplotlib, scikit-learn, pandas, JAX/Flax and ONNX (Runtime)
+# the index offers (no pins; the test tools keep their pins), running every notebook under nbval
+# in lax mode: a cell that raises fails, outputs are not compared (they may change with
+# versions). Not in `make test`.
 VENV_LATEST   := .venv-latest
 PYTHON_LATEST ?= $(firstword $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; \
                    do "$$p" --version >/dev/null 2>&1 && echo "$$p"; done))
@@ -41,10 +42,11 @@ test-latest:
 	test -x $(VENV_LATEST)/bin/python || $(PYTHON_LATEST) -m venv $(VENV_LATEST)
 	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV_LATEST)/bin/python -m pip install --quiet --upgrade torch tensorflow numpy scipy \
-	    matplotlib scikit-learn $$(grep -E '^(nbval|pytest|ipykernel|nbclient)==' requirements.txt)
+	    matplotlib scikit-learn pandas jax flax onnx onnxruntime onnxscript \
+	    $$(grep -E '^(nbval|pytest|ipykernel|nbclient)==' requirements.txt)
 	$(VENV_LATEST)/bin/python -m pip install --quiet --no-deps -e .
 	$(VENV_LATEST)/bin/python --version
-	$(VENV_LATEST)/bin/python -m pip list 2>/dev/null | grep -iE '^(torch|tensorflow|keras|numpy|scipy|matplotlib|scikit-learn) '
+	$(VENV_LATEST)/bin/python -m pip list 2>/dev/null | grep -iE '^(torch|tensorflow|keras|numpy|scipy|matplotlib|scikit-learn|pandas|jax|flax|onnx|onnxruntime) '
 	$(VENV_LATEST)/bin/python -m pytest -p no:cacheprovider -o addopts="" --nbval-lax \
 	    --nbval-current-env notebooks/
 
