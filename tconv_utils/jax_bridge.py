@@ -26,7 +26,7 @@ import numpy as np
 
 from . import shapes
 from ._checks import as_int, numeric_array, per_dim
-from .torch_build import conv_transpose_module
+from .torch_build import checked_conv_transpose, conv_transpose_module
 
 _FLAX_APIS = ("linen", "nnx")
 
@@ -221,16 +221,7 @@ def lax_lhs_dilated_conv(x, w, bias=None, *, stride=1, padding=0, output_padding
 # --------------------------------------------------------------------------------------------
 
 def _torch_conv_options(module):
-    from .frameworks import _import_torch
-
-    nn = _import_torch().nn
-    if not isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-        raise TypeError(f"module must be an nn.ConvTranspose1d/2d/3d, got {type(module).__name__}")
-    name = type(module).__name__
-    if module.padding_mode != "zeros":
-        raise ValueError(f"{name}(padding_mode={module.padding_mode!r}): only padding_mode="
-                         f"'zeros' can be expressed")
-    return module
+    return checked_conv_transpose(module, "only padding_mode='zeros' can be expressed")
 
 
 def flax_from_torch(module, *, api: str = "nnx", transpose_kernel: bool = False):

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import shapes
 from ._checks import numeric_array
-from .torch_build import conv_transpose_module
+from .torch_build import checked_conv_transpose, conv_transpose_module
 
 # The opset torch.onnx.export writes in torch 2.13; hand-built models use the same.
 OPSET = 20
@@ -169,15 +169,8 @@ def onnx_from_torch(module, spatial_shape=None):
     ``q`` is not below the stride (PyTorch appends more zeros than ONNX can), and for a
     ``padding_mode`` other than ``'zeros'``.
     """
-    from .frameworks import _import_torch
-
-    nn = _import_torch().nn
-    if not isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
-        raise TypeError(f"module must be an nn.ConvTranspose1d/2d/3d, got {type(module).__name__}")
+    checked_conv_transpose(module, "ONNX's ConvTranspose pads with zeros only")
     name = type(module).__name__
-    if module.padding_mode != "zeros":
-        raise ValueError(f"{name}(padding_mode={module.padding_mode!r}): ONNX's ConvTranspose "
-                         f"pads with zeros only")
     begins, ends, output_padding = [], [], []
     for i, (p, op, s) in enumerate(zip(module.padding, module.output_padding, module.stride)):
         q = op if op < s else max(0, op - p)

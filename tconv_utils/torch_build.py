@@ -1,5 +1,6 @@
 """Build the PyTorch module that a translation asks for: a ``nn.ConvTranspose{1,2,3}d`` with
-given weights, followed by a ``porting.Crop`` only where the window needs one.
+given weights, followed by a ``porting.Crop`` only where the window needs one; and check that a
+module handed to a bridge is a transposed convolution it can translate.
 
 The translations (:func:`tconv_utils.shapes.torch_args_for_window`) give, per spatial dim,
 PyTorch's ``padding`` and ``output_padding`` and the cells still to cut at each end
@@ -38,3 +39,18 @@ def conv_transpose_module(weight, bias, *, stride, dilation, groups: int = 1, ar
         return conv
     return torch.nn.Sequential(conv, Crop([a.crop_before for a in args],
                                           [a.crop_after for a in args]))
+
+
+def checked_conv_transpose(module, padding_mode_refusal: str):
+    """``module`` itself, after checking that it is a ``nn.ConvTranspose{1,2,3}d`` (else
+    ``TypeError``) that pads with zeros (else ``ValueError`` naming its ``padding_mode`` and
+    saying ``padding_mode_refusal``, why the target cannot express another)."""
+    from .frameworks import _import_torch
+
+    nn = _import_torch().nn
+    if not isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+        raise TypeError(f"module must be an nn.ConvTranspose1d/2d/3d, got {type(module).__name__}")
+    if module.padding_mode != "zeros":
+        raise ValueError(f"{type(module).__name__}(padding_mode={module.padding_mode!r}): "
+                         f"{padding_mode_refusal}")
+    return module

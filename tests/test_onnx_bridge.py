@@ -203,3 +203,17 @@ def test_wrong_inputs_are_named():
         with pytest.raises(ValueError, match="output_padding"):
             onnx_bridge.onnx_from_torch(torch.nn.ConvTranspose1d(1, 1, 3, stride=stride, dilation=3,
                                                                  output_padding=stride))
+
+
+def test_both_bridges_refuse_a_padding_mode_other_than_zeros_by_name():
+    from tconv_utils import jax_bridge
+
+    module = torch.nn.ConvTranspose2d(1, 1, 3)
+    module.padding_mode = "reflect"  # PyTorch's constructor refuses it; an edited module may not
+    with pytest.raises(ValueError, match="padding_mode='reflect'.*zeros only"):
+        onnx_bridge.onnx_from_torch(module)
+    # Refused before Flax is imported: no JAX program compiles in this process.
+    with pytest.raises(ValueError, match="padding_mode='reflect'.*only padding_mode='zeros'"):
+        jax_bridge.flax_from_torch(module)
+    with pytest.raises(TypeError, match="nn.ConvTranspose1d/2d/3d, got Conv2d"):
+        onnx_bridge.onnx_from_torch(torch.nn.Conv2d(1, 1, 3))
