@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?= notebooks/*.ipynb
 
-.PHONY: book test pdf test-latest check-requirements execute setup-cells screenshot mutation clean
+.PHONY: book test test-jax pdf test-latest check-requirements execute setup-cells screenshot mutation clean
 
 # Reinstall when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -21,6 +21,13 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The JAX and Flax property checks (tests/jax_bridge_checks.py), outside `make test`: XLA's CPU
+# compiler aborts the process in some runs (see that file). One code-generation thread is a guess
+# at the race, not a proven cure.
+test-jax: $(STAMP)
+	XLA_FLAGS=--xla_cpu_parallel_codegen_split_count=1 $(BIN)/python -m pytest -p no:cacheprovider \
+	    -p no:xdist -o addopts= -q tests/jax_bridge_checks.py
 
 # The whole book as one PDF, without LaTeX: the single-page HTML build printed by Chromium
 # (book/_tools/print_pdf.py). The intro page links to book.pdf at the website's root.

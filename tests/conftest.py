@@ -109,7 +109,7 @@ def scope_of(nodeid: str) -> str:
 
 # The scopes that take a minute or more go out first: a long one handed out last would leave
 # the other worker idle while it runs (measured: 12 min with the notebooks last, on two cores).
-LONG_FIRST = ("notebooks/", "tests/test_pdf.py", "tests/test_jax_bridge.py")
+LONG_FIRST = ("notebooks/", "tests/test_pdf.py")
 
 
 def pytest_collection_modifyitems(config, items):

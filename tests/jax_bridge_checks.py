@@ -1,8 +1,11 @@
 """JAX (lax.conv_transpose, lax.conv_general_dilated) and Flax (linen, nnx) against the NumPy
 reference, and the translations from and to PyTorch (tconv_utils.jax_bridge).
 
-Not collected by `make test` directly (the name does not start with test_): test_jax_bridge.py
-runs this file in a pytest process of its own, which neither TensorFlow nor another test shares.
+Not part of `make test` (the name does not start with test_): `make test-jax` runs this file in a
+pytest process of its own. XLA's CPU compiler (jaxlib 0.10.2) aborts the process with SIGABRT
+while compiling a ``conv_general_dilated`` in some runs and not others: on all three tries of one
+clean-clone `make test`, never in several runs in the maintainer's checkout, and not on the
+configuration it died on when that runs alone. A check that kills CI at random cannot gate it.
 
 Every JAX call compiles a small XLA program for its shapes (tens of milliseconds), so the shapes
 stay small and each hypothesis example runs all the bridges of one translation at once.
