@@ -220,10 +220,6 @@ def lax_lhs_dilated_conv(x, w, bias=None, *, stride=1, padding=0, output_padding
 # Flax ConvTranspose (linen and nnx) <-> PyTorch nn.ConvTranspose
 # --------------------------------------------------------------------------------------------
 
-def _torch_conv_options(module):
-    return checked_conv_transpose(module, "only padding_mode='zeros' can be expressed")
-
-
 def flax_from_torch(module, *, api: str = "nnx", transpose_kernel: bool = False):
     """A Flax ``ConvTranspose`` that computes what a PyTorch ``nn.ConvTranspose{1,2,3}d`` computes.
 
@@ -240,7 +236,7 @@ def flax_from_torch(module, *, api: str = "nnx", transpose_kernel: bool = False)
     """
     if api not in _FLAX_APIS:
         raise ValueError(f"api must be one of {_FLAX_APIS}, got {api!r}")
-    conv = _torch_conv_options(module)
+    conv = checked_conv_transpose(module, "only padding_mode='zeros' can be expressed")
     weight, mask = conv.weight.detach().cpu().numpy(), None
     if conv.groups > 1:
         weight, mask = block_diagonal_weight(weight, conv.groups)
